@@ -1,0 +1,61 @@
+"""Every exception the codec raises on purpose. Catch :class:`SlicesError` to catch them all."""
+
+from __future__ import annotations
+
+
+class SlicesError(ValueError):
+    """Base class of the project's own errors (a ``ValueError``, so generic handlers still work)."""
+
+
+class ParseError(SlicesError):
+    """A string is not a well-formed SLICES string."""
+
+
+class UnknownElementError(ParseError):
+    """A token in the element block is not a chemical element symbol."""
+
+
+class EdgeIndexError(ParseError):
+    """An edge names an atom index outside ``0 .. n_atoms - 1``."""
+
+
+class ImageLabelError(ParseError):
+    """An edge's periodic-image label is not three characters from ``-``, ``o``, ``+``."""
+
+
+class InputTooLargeError(ParseError):
+    """The input exceeds the size limits (atoms, edges or characters) the codec accepts."""
+
+
+class NotEmbeddableError(SlicesError):
+    """The bond graph cannot describe a 3D periodic crystal.
+
+    ``reason`` is a short machine-readable code:
+
+    - ``"disconnected"``: the quotient graph has more than one component;
+    - ``"isolated_atom"``: some atom has no bond at all;
+    - ``"low_dimensional"``: the bonded network is 0D, 1D or 2D (cycle rank of the image labels below 3);
+    - ``"self_loop_zero_image"``: an atom is bonded to itself in the same cell;
+    - ``"unstable_net"``: the barycentric placement puts two atoms on the same point and the canonical
+      form cannot separate them (see ``docs/canonical.md``).
+    """
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+class ImageOverflowError(SlicesError):
+    """A bond spans more than one cell even in the reduced basis, so ``-``/``o``/``+`` cannot label it."""
+
+
+class StructureInputError(SlicesError):
+    """The object given as a crystal is not usable (wrong type, no atoms, overlapping atoms, no lattice)."""
+
+
+class DecodeError(SlicesError):
+    """Reconstruction of a crystal from a string failed; ``reason`` is the failing stage's code."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason

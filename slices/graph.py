@@ -1,0 +1,273 @@
+"""The labelled quotient graph behind a SLICES string, and the string grammar itself.
+
+Grammar (the form this project writes)::
+
+    El El ... El  i j xyz  i j xyz ...
+
+element symbols, then one edge per three tokens: atom ``j`` in the lattice image ``xyz`` bonds to atom ``i`` in the
+home cell, with each of x, y, z one of ``-`` (-1), ``o`` (0), ``+`` (+1). The parser also reads the paper-era form
+with five tokens per edge (``i j x y z``) and skips a leading space-group symbol (``Fm-3m Na Cl 0 1 ...``) that newer
+versions of the reference implementation put in front.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from slices.errors import (
+    EdgeIndexError,
+    ImageLabelError,
+    InputTooLargeError,
+    NotEmbeddableError,
+    ParseError,
+    UnknownElementError,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import networkx as nx
+
+MAX_ATOMS = 1000
+MAX_EDGES = 20000
+MAX_CHARS = 2_000_000
+
+LABEL_OF = {-1: "-", 0: "o", 1: "+"}
+VALUE_OF = {"-": -1, "o": 0, "+": 1}
+
+ELEMENTS = (
+    "H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se Br Kr Rb Sr Y Zr "
+    "Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er Tm Yb Lu Hf Ta W Re Os Ir "
+    "Pt Au Hg Tl Pb Bi Po At Rn Fr Ra Ac Th Pa U Np Pu Am Cm Bk Cf Es Fm Md No Lr"
+).split()
+ATOMIC_NUMBER = {symbol: z for z, symbol in enumerate(ELEMENTS, start=1)}
+
+
+@dataclass(frozen=True)
+class SlicesGraph:
+    """A labelled quotient graph: species per atom, undirected edges with integer image vectors.
+
+    ``edges[k] = (i, j)`` and ``images[k] = t`` mean atom ``j`` translated by lattice vector ``t`` bonds to atom ``i``.
+    Edges are stored with ``i <= j`` (an edge ``(j, i, -t)`` is the same bond) and without duplicates.
+    """
+
+    species: tuple[str, ...]
+    edges: np.ndarray  # (m, 2) int64
+    images: np.ndarray  # (m, 3) int64
+
+    @property
+    def n_atoms(self) -> int:
+        return len(self.species)
+
+    @property
+    def n_edges(self) -> int:
+        return int(self.edges.shape[0])
+
+    @property
+    def atomic_numbers(self) -> np.ndarray:
+        return np.array([ATOMIC_NUMBER[s] for s in self.species], dtype=np.int64)
+
+    @property
+    def formula(self) -> str:
+        """Reduced-free formula in element order of first appearance, e.g. ``Na1Cl1``."""
+        counts: dict[str, int] = {}
+        for s in self.species:
+            counts[s] = counts.get(s, 0) + 1
+        return "".join(f"{el}{n}" for el, n in counts.items())
+
+    def degree(self) -> np.ndarray:
+        """Number of bonds at each atom (a self-loop counts twice)."""
+        deg = np.zeros(self.n_atoms, dtype=np.int64)
+        np.add.at(deg, self.edges[:, 0], 1)
+        np.add.at(deg, self.edges[:, 1], 1)
+        return deg
+
+    def to_networkx(self) -> "nx.MultiGraph":
+        """The quotient multigraph: node attribute ``element``, edge attribute ``image`` (a tuple, from i to j)."""
+        import networkx as nx
+
+        g = nx.MultiGraph()
+        for i, el in enumerate(self.species):
+            g.add_node(i, element=el)
+        for (i, j), t in zip(self.edges.tolist(), self.images.tolist()):
+            g.add_edge(i, j, image=tuple(t))
+        return g
+
+    def embeddability(self) -> tuple[str, str] | None:
+        """``None`` when the graph can describe a 3D-bonded crystal, else ``(reason, message)``."""
+        return embeddability(self.n_atoms, self.edges, self.images)
+
+    def check_embeddable(self) -> None:
+        """Raise :class:`NotEmbeddableError` naming the reason when the graph is not a 3D net."""
+        problem = self.embeddability()
+        if problem is not None:
+            raise NotEmbeddableError(*problem)
+
+    def to_string(self) -> str:
+        """Write the graph as it stands (no canonicalisation); see :func:`slices.canonical` for that."""
+        return format_slices(self.species, self.edges, self.images)
+
+
+def normalise_edges(edges: np.ndarray, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Orient every edge as ``i <= j`` (self-loops with the lexicographically larger image), drop duplicates, sort."""
+    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    images = np.asarray(images, dtype=np.int64).reshape(-1, 3)
+    if edges.shape[0] == 0:
+        return edges, images
+    i, j = edges[:, 0].copy(), edges[:, 1].copy()
+    t = images.copy()
+    flip = i > j
+    loop = i == j
+    # a self-loop (i, i, t) equals (i, i, -t): keep the one whose first non-zero component is positive
+    if loop.any():
+        first_nonzero = np.take_along_axis(t, np.argmax(t != 0, axis=1)[:, None], axis=1)[:, 0]
+        flip |= loop & (first_nonzero < 0)
+    i[flip], j[flip] = edges[flip, 1], edges[flip, 0]
+    t[flip] = -t[flip]
+    rows = np.unique(np.column_stack([i, j, t]), axis=0)
+    return rows[:, :2].copy(), rows[:, 2:].copy()
+
+
+def embeddability(n_atoms: int, edges: np.ndarray, images: np.ndarray) -> tuple[str, str] | None:
+    """Check that a labelled quotient graph is connected, has no bare self-loop and spans three dimensions."""
+    if n_atoms == 0:
+        return "empty", "the graph has no atoms"
+    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    images = np.asarray(images, dtype=np.int64).reshape(-1, 3)
+    bare = (edges[:, 0] == edges[:, 1]) & ~images.any(axis=1)
+    if bare.any():
+        k = int(np.flatnonzero(bare)[0])
+        return "self_loop_zero_image", f"atom {edges[k, 0]} is bonded to itself in the same cell (image ooo)"
+    deg = np.zeros(n_atoms, dtype=np.int64)
+    np.add.at(deg, edges[:, 0], 1)
+    np.add.at(deg, edges[:, 1], 1)
+    if (deg == 0).any():
+        return "isolated_atom", f"atom {int(np.flatnonzero(deg == 0)[0])} has no bonds"
+    # spanning tree by union-find, tracking each atom's offset from its root
+    _, rank, n_components = cycle_images(n_atoms, edges, images)
+    if n_components > 1:
+        return "disconnected", f"the bond graph falls into {n_components} separate pieces"
+    if rank < 3:
+        kind = {0: "0D (a molecule or cluster)", 1: "1D (chains)", 2: "2D (layers)"}[rank]
+        return "low_dimensional", f"the bonded network is {kind}, not a 3D framework"
+    return None
+
+
+def cycle_images(n_atoms: int, edges: np.ndarray, images: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """Net translation of each fundamental cycle of the quotient graph.
+
+    Returns ``(vectors, rank, n_components)``: one integer 3-vector per non-tree edge, the rank of the lattice they
+    span (3 for a 3D net), and the number of connected components of the quotient graph.
+    """
+    parent = list(range(n_atoms))
+    offset = [np.zeros(3, dtype=np.int64) for _ in range(n_atoms)]  # cell of the atom's copy, relative to parent
+
+    def find(a: int) -> tuple[int, np.ndarray]:
+        shift = np.zeros(3, dtype=np.int64)
+        while parent[a] != a:
+            shift = shift + offset[a]
+            a = parent[a]
+        return a, shift
+
+    cycles = []
+    for (i, j), t in zip(np.asarray(edges).tolist(), np.asarray(images).tolist()):
+        ri, si = find(i)
+        rj, sj = find(j)
+        t = np.asarray(t, dtype=np.int64)
+        if ri == rj:
+            # the tree reaches i in cell si and j in cell sj; the edge reaches j in cell si + t
+            cycles.append(si + t - sj)
+        else:
+            # hang rj's tree under ri so that the tree reaches j in cell si + t
+            parent[rj] = ri
+            offset[rj] = si + t - sj
+    roots = {find(a)[0] for a in range(n_atoms)}
+    vectors = np.array(cycles, dtype=np.int64).reshape(-1, 3)
+    rank = int(np.linalg.matrix_rank(vectors)) if len(vectors) else 0
+    return vectors, rank, len(roots)
+
+
+def format_slices(species, edges, images) -> str:
+    """Write species, edges and images as a SLICES string (no reordering)."""
+    parts = list(species)
+    for (i, j), t in zip(np.asarray(edges).tolist(), np.asarray(images).tolist()):
+        try:
+            label = "".join(LABEL_OF[int(x)] for x in t)
+        except KeyError:
+            raise ImageLabelError(f"edge {i} {j} has image {tuple(t)}, outside -1/0/+1") from None
+        parts.extend((str(i), str(j), label))
+    return " ".join(parts)
+
+
+def _is_int(token: str) -> bool:
+    return token.isdigit()
+
+
+def _looks_like_space_group(token: str) -> bool:
+    if token in ATOMIC_NUMBER or _is_int(token):
+        return False
+    try:
+        from pymatgen.symmetry.groups import SpaceGroup
+
+        SpaceGroup(token)
+        return True
+    except Exception:
+        return False
+
+
+def parse(string: str) -> SlicesGraph:
+    """Parse a SLICES string into a :class:`SlicesGraph` (edges normalised, duplicates removed).
+
+    Raises a :class:`~slices.errors.ParseError` subclass naming the offending token for any malformed input.
+    Parsing checks syntax only; use :meth:`SlicesGraph.check_embeddable` for the 3D requirement.
+    """
+    if not isinstance(string, str):
+        raise ParseError(f"a SLICES string must be str, got {type(string).__name__}")
+    if len(string) > MAX_CHARS:
+        raise InputTooLargeError(f"string of {len(string)} characters exceeds the limit of {MAX_CHARS}")
+    tokens = string.split()
+    if not tokens:
+        raise ParseError("empty SLICES string")
+    if _looks_like_space_group(tokens[0]) and len(tokens) > 1 and tokens[1] in ATOMIC_NUMBER:
+        tokens = tokens[1:]
+    n_atoms = 0
+    while n_atoms < len(tokens) and not _is_int(tokens[n_atoms]):
+        symbol = tokens[n_atoms]
+        if symbol not in ATOMIC_NUMBER:
+            raise UnknownElementError(f"token {n_atoms} ({symbol!r}) is not a chemical element symbol")
+        n_atoms += 1
+    if n_atoms == 0:
+        raise ParseError("a SLICES string starts with element symbols; found none")
+    if n_atoms > MAX_ATOMS:
+        raise InputTooLargeError(f"{n_atoms} atoms exceeds the limit of {MAX_ATOMS}")
+    species = tuple(tokens[:n_atoms])
+    rest = tokens[n_atoms:]
+    five_token_form = len(rest) >= 5 and all(t in VALUE_OF for t in rest[2:5])
+    width = 5 if five_token_form else 3
+    if len(rest) % width:
+        raise ParseError(
+            f"the edge block has {len(rest)} tokens, not a multiple of {width} (i j xyz per edge); "
+            f"the last edge is incomplete"
+        )
+    n_edges = len(rest) // width
+    if n_edges > MAX_EDGES:
+        raise InputTooLargeError(f"{n_edges} edges exceeds the limit of {MAX_EDGES}")
+    edges = np.zeros((n_edges, 2), dtype=np.int64)
+    images = np.zeros((n_edges, 3), dtype=np.int64)
+    for k in range(n_edges):
+        chunk = rest[k * width : (k + 1) * width]
+        for slot in (0, 1):
+            token = chunk[slot]
+            if not _is_int(token) or len(token) > 6:
+                raise ParseError(f"edge {k}: expected an atom index, found {token!r}")
+            index = int(token)
+            if index >= n_atoms:
+                raise EdgeIndexError(f"edge {k}: atom index {index} is out of range for {n_atoms} atoms")
+            edges[k, slot] = index
+        label = "".join(chunk[2:]) if width == 5 else chunk[2]
+        if len(label) != 3 or any(c not in VALUE_OF for c in label):
+            raise ImageLabelError(f"edge {k}: image label {label!r} is not three of '-', 'o', '+'")
+        images[k] = [VALUE_OF[c] for c in label]
+    edges, images = normalise_edges(edges, images)
+    return SlicesGraph(species=species, edges=edges, images=images)
