@@ -1,0 +1,62 @@
+"""The ``slices`` command line. Each subcommand lives in its own module that exposes ``register(subparsers)``.
+
+Modules are imported lazily inside their handlers, so ``slices --help`` stays fast (no torch or matgl import).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from slices.errors import SlicesError
+
+# modules that add subcommands; each defines register(subparsers) and keeps heavy imports inside its handlers
+COMMAND_MODULES = ("pipeline.cmd_codec", "generative.commands", "pipeline.cmd_generate")
+
+DESCRIPTION = """\
+Crystal inverse design with SLICES strings.
+
+  slices encode FILE...          crystal files (CIF, POSCAR, ...) -> one canonical SLICES string per structure
+  slices canonical STRING...     any valid SLICES string -> its canonical form
+  slices decode STRING...        SLICES string -> relaxed crystal (CIF)
+  slices train / sample          train the generative model / sample new strings from it
+  slices generate --n 100        the whole pipeline: sample, reconstruct, screen, write CIFs and a table
+
+Run `slices COMMAND --help` for the options of one command."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="slices", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.handler(args) or 0)
+    except SlicesError as exc:
+        print(f"slices {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"slices {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
