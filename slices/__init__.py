@@ -17,8 +17,29 @@ from slices.errors import (
     UnknownElementError,
 )
 from slices.graph import SlicesGraph, parse
+from slices.canonical import canonical_form
+from slices.encode import Encodability, check, encode, structure_graph
+from slices.decode import decode
+
+
+
+def canonical(string: str) -> str:
+    """Canonical form of a SLICES string: the same crystal graph always gives the same string.
+
+    Atom order, periodic images, lattice basis and cell size (supercells) are all normalised; see
+    ``docs/canonical.md``. Raises :class:`ParseError` for malformed strings and :class:`NotEmbeddableError` for graphs
+    that are not 3D frameworks.
+    """
+    return canonical_form(parse(string)).to_string()
+
 
 __all__ = [
+    "encode",
+    "canonical",
+    "check",
+    "Encodability",
+    "structure_graph",
+    "decode",
     "SlicesGraph",
     "parse",
     "SlicesError",

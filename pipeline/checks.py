@@ -1,0 +1,50 @@
+"""Validity checks on a reconstructed crystal: structural (no two atoms too close) and compositional (SMACT)."""
+
+from __future__ import annotations
+
+import warnings
+
+MIN_DISTANCE = 0.5  # angstrom
+
+
+def min_distance(structure, cutoff: float = 6.0) -> float | None:
+    """Shortest interatomic distance in the periodic crystal, images of the same atom included.
+
+    Returns None when no two atoms are within ``cutoff`` of each other.
+    """
+    neighbours = structure.get_all_neighbors(cutoff)
+    distances = [nb.nn_distance for site in neighbours for nb in site]
+    return float(min(distances)) if distances else None
+
+
+def structure_valid(structure, tol: float = MIN_DISTANCE) -> bool:
+    """True when every interatomic distance (periodic images included) exceeds ``tol`` angstrom and the cell has volume."""
+    if structure.volume <= 0.1 * len(structure):
+        return False
+    return not any(len(site) for site in structure.get_all_neighbors(tol))
+
+
+def composition_valid(composition) -> bool:
+    """SMACT check: some choice of oxidation states is charge neutral and passes the electronegativity test.
+
+    Pure metals and intermetallic alloys count as valid (the usual convention of CDVAE-style benchmarks).
+    """
+    from smact.screening import smact_validity
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return bool(smact_validity(composition, use_pauling_test=True, include_alloys=True))
+        except (KeyError, ValueError, TypeError):
+            return False  # an element SMACT has no data for
+
+
+def space_group(structure, symprec: float = 0.1) -> tuple[str | None, int | None]:
+    """International symbol and number of the space group (None, None when spglib cannot tell)."""
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    try:
+        analyzer = SpacegroupAnalyzer(structure, symprec=symprec)
+        return analyzer.get_space_group_symbol(), int(analyzer.get_space_group_number())
+    except Exception:  # spglib gives up on badly distorted cells
+        return None, None

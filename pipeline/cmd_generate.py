@@ -1,0 +1,146 @@
+"""``slices generate``: the end-to-end pipeline from the command line (registered by ``pipeline.cli``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = """\
+Sample candidate SLICES strings from the shipped model, rebuild and relax each crystal in parallel, drop invalid
+ones (atoms closer than 0.5 A, no SMACT charge-neutral assignment, bond topology lost in relaxation), duplicates and
+crystals already in the training data, predict band gap, formation energy and energy above hull, and write:
+
+  OUT/candidates.csv, candidates.json   one row per candidate: string, formula, space group, energies,
+                                        predictions, novelty, status (ok = kept, else the reason it was dropped)
+  OUT/cif/*.cif                         one CIF per kept candidate
+  OUT/report.md, OUT/plots/*.png        summary report with property distributions and target vs predicted
+
+Rerunning with the same --out resumes: finished candidates are not decoded again.
+
+examples:
+  slices generate --n 100 --out candidates/
+  slices generate --n 200 --band-gap 0.75 --max-e-hull 0.1 --out narrow_gap/
+  slices generate --n 1000 --scheduler tcp://10.0.0.5:8786 --out big_run/
+"""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = _number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = _number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def _scheduler(text: str) -> str:
+    if "://" not in text:
+        raise argparse.ArgumentTypeError(f"expected a scheduler address like tcp://host:8786, got {text!r}")
+    return text
+
+
+def register(subparsers) -> None:
+    """Add the ``generate`` subcommand."""
+    p = subparsers.add_parser(
+        "generate", help="sample, reconstruct, screen and write new candidate crystals", description=HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    what = p.add_argument_group("what to generate")
+    what.add_argument("--n", type=_positive_int, default=100, help="candidate strings to sample (default 100)")
+    what.add_argument("--band-gap", type=_non_negative, metavar="EV", help="target band gap in eV (conditions the "
+                      "model and keeps candidates within --gap-tolerance)")
+    what.add_argument("--formation-energy", type=_number, metavar="EV_PER_ATOM",
+                      help="target formation energy in eV/atom (conditions the model; --eform-tolerance)")
+    what.add_argument("--temperature", type=_positive, default=1.0, help="sampling temperature (default 1.0)")
+    what.add_argument("--seed", type=int, default=0, help="random seed for sampling and reconstruction (default 0)")
+    what.add_argument("--model", metavar="PATH", help="a trained model folder instead of the shipped one")
+    what.add_argument("--strings", metavar="FILE", help="screen the SLICES strings in FILE (one per line) instead "
+                      "of sampling")
+    where = p.add_argument_group("output and compute")
+    where.add_argument("--out", default="candidates", metavar="DIR", help="output folder (default candidates/); "
+                       "rerunning with the same folder resumes")
+    compute = where.add_mutually_exclusive_group()
+    compute.add_argument("--workers", type=_positive_int, metavar="N", help="local worker processes for "
+                       "reconstruction (default: all cores)")
+    compute.add_argument("--scheduler", type=_scheduler, metavar="ADDRESS", help="run reconstruction on a Dask "
+                       "cluster, e.g. tcp://host:8786 (instead of local workers)")
+    where.add_argument("--time-limit", type=_positive, default=120.0, metavar="SECONDS",
+                       help="reconstruction time limit per candidate (default 120)")
+    where.add_argument("--potential", metavar="NAME_OR_PATH", help="interatomic potential for relaxation "
+                       "(default: the project's default)")
+    where.add_argument("--no-progress", action="store_true", help="no progress bars")
+    screen = p.add_argument_group("screening")
+    screen.add_argument("--train-data", default="default", metavar="CSV",
+                        help="training crystals for the novelty check, a CSV with a 'cif' column (default: MP-20 "
+                        "train pool; 'none' to skip)")
+    screen.add_argument("--gap-tolerance", type=_non_negative, default=0.5, metavar="EV",
+                        help="keep candidates whose predicted gap is within this of --band-gap (default 0.5)")
+    screen.add_argument("--eform-tolerance", type=_non_negative, default=0.5, metavar="EV_PER_ATOM",
+                        help="same for --formation-energy (default 0.5)")
+    screen.add_argument("--max-e-hull", type=_non_negative, metavar="EV_PER_ATOM",
+                        help="drop candidates more than this above the convex hull (default: no limit)")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handler of ``slices generate``."""
+    from pipeline.errors import PipelineError
+    from pipeline.generate import generate
+
+    strings = None
+    if args.strings:
+        try:
+            with open(args.strings, encoding="utf-8") as fh:
+                strings = [line.strip() for line in fh if line.strip()]
+        except OSError as exc:
+            raise PipelineError(f"cannot read --strings {args.strings}: {exc.strerror}") from None
+        if not strings:
+            raise PipelineError(f"--strings {args.strings} holds no strings")
+    train_data = None if str(args.train_data).lower() == "none" else args.train_data
+    result = generate(
+        args.n, out=args.out, band_gap=args.band_gap, formation_energy=args.formation_energy, strings=strings,
+        model=args.model, temperature=args.temperature, seed=args.seed, workers=args.workers,
+        scheduler=args.scheduler, train_data=train_data, time_limit=args.time_limit, potential=args.potential,
+        gap_tolerance=args.gap_tolerance, eform_tolerance=args.eform_tolerance, max_e_hull=args.max_e_hull,
+        progress=not args.no_progress,
+    )
+    print_summary(result.summary, result.out, file=sys.stdout)
+    return 0
+
+
+def print_summary(summary: dict, out, file=sys.stdout) -> None:
+    """A short plain-text summary of a run."""
+    print(f"\nslices generate: {summary['kept']} of {summary['sampled']} candidates kept -> {out}", file=file)
+    funnel = "  ".join(f"{k} {summary[k]}" for k in ("sampled", "decoded", "valid", "unique", "novel", "kept"))
+    print(f"  funnel: {funnel}", file=file)
+    width = max((len(k) for k in summary["status_counts"]), default=6)
+    for status, count in summary["status_counts"].items():
+        print(f"  {status:<{width}}  {count}", file=file)
+    t = summary.get("timings_s", {})
+    print("  time (s): " + "  ".join(f"{k} {v:.1f}" for k, v in t.items()), file=file)
+    print(f"  table: {out}/candidates.csv  report: {out}/report.md", file=file)

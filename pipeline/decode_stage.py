@@ -1,0 +1,206 @@
+"""The decode stage: one candidate string -> relaxed crystal + validity facts, run on a process pool or on Dask.
+
+:func:`decode_candidate` is the unit of work. It runs in a worker process (local pool) or on a Dask worker, never
+raises, and returns a JSON-ready record. :func:`run_local` and :func:`run_dask` hand the records to a callback as they
+complete, so the caller can write each to disk at once. A crashed worker process or a candidate that exceeds its hard
+time limit becomes a record with status ``worker_crashed`` or ``timeout``; the run goes on.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import time
+import uuid
+from concurrent.futures import TimeoutError as FuturesTimeout
+from concurrent.futures import as_completed
+from typing import Callable, Iterable
+
+Task = tuple[int, str]
+
+
+def _limit_threads() -> None:
+    """One compute thread per task: the pool (or Dask) provides the parallelism."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    import torch
+
+    if torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+
+
+def _reason_code(exc: BaseException) -> str:
+    """A reason code for an exception: its own ``reason`` if it has one, else its class name in snake case."""
+    reason = getattr(exc, "reason", None)
+    if isinstance(reason, str) and reason:
+        return reason
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()
+
+
+def failure(index: int, string: str, status: str, message: str, elapsed: float | None = None) -> dict:
+    """The record of a candidate that produced no crystal."""
+    return {"index": index, "string": string, "status": status, "message": message, "elapsed": elapsed}
+
+
+def decode_candidate(index: int, string: str, decode_kwargs: dict | None = None) -> dict:
+    """Decode one candidate and measure what the filters need; never raises (failures become a status)."""
+    from pymatgen.core import Structure
+
+    import slices
+    from slices.decode import decode_report
+    from slices.errors import SlicesError
+
+    from pipeline import checks
+
+    _limit_threads()
+    start = time.perf_counter()
+    record: dict = {"index": index, "string": string}
+    try:
+        record["canonical"] = slices.canonical(string)
+    except SlicesError as exc:
+        return failure(index, string, _reason_code(exc), str(exc), time.perf_counter() - start)
+    except Exception as exc:  # a bug in the codec must not stop the run
+        return failure(index, string, "canonical_error", f"{type(exc).__name__}: {exc}", time.perf_counter() - start)
+    try:
+        report = decode_report(string, **(decode_kwargs or {}))
+    except SlicesError as exc:
+        return failure(index, string, _reason_code(exc), str(exc), time.perf_counter() - start)
+    except Exception as exc:
+        return failure(index, string, "decode_error", f"{type(exc).__name__}: {exc}", time.perf_counter() - start)
+
+    structure: Structure | None = getattr(report, "structure", None)
+    record.update(
+        status=str(report.status),
+        message=str(getattr(report, "message", "") or ""),
+        energy_per_atom=getattr(report, "energy_per_atom", None),
+        stage_times=dict(getattr(report, "stage_times", {}) or {}),
+        topology_ok=getattr(report, "topology_ok", None),
+    )
+    if structure is not None:
+        symbol, number = checks.space_group(structure)
+        record.update(
+            formula=structure.composition.reduced_formula,
+            n_atoms=len(structure),
+            space_group=symbol,
+            space_group_number=number,
+            min_distance=checks.min_distance(structure),
+            structure_valid=checks.structure_valid(structure),
+            composition_valid=checks.composition_valid(structure.composition),
+            structure=structure.as_dict(),
+        )
+    record["elapsed"] = time.perf_counter() - start
+    return record
+
+
+def _init_worker() -> None:
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = "1"
+
+
+def run_local(
+    tasks: Iterable[Task],
+    on_result: Callable[[dict], None],
+    *,
+    workers: int,
+    decode_kwargs: dict,
+    hard_timeout: float,
+    fn: Callable[..., dict] | None = None,
+) -> None:
+    """Decode ``tasks`` on a pool of ``workers`` processes (pebble), calling ``on_result`` as each finishes.
+
+    ``fn(index, string, decode_kwargs)`` does one task (default :func:`decode_candidate`); it must be importable
+    by the worker processes.
+
+    A task still running after ``hard_timeout`` seconds is killed (its worker is replaced) and recorded as
+    ``timeout``; a worker that dies (segfault, out of memory) is recorded as ``worker_crashed``.
+    """
+    import multiprocessing
+
+    from pebble import ProcessExpired, ProcessPool
+
+    fn = fn or decode_candidate
+    tasks = list(tasks)
+    if not tasks:
+        return
+    pool = ProcessPool(
+        max_workers=min(workers, len(tasks)),
+        initializer=_init_worker,
+        context=multiprocessing.get_context("spawn"),
+    )
+    try:
+        futures = {
+            pool.schedule(fn, args=(i, s, decode_kwargs), timeout=hard_timeout): (i, s) for i, s in tasks
+        }
+        for future in as_completed(futures):
+            index, string = futures[future]
+            try:
+                record = future.result()
+            except FuturesTimeout:
+                record = failure(index, string, "timeout", f"no result within the hard limit of {hard_timeout:.0f} s")
+            except ProcessExpired as exc:
+                record = failure(index, string, "worker_crashed", f"the worker process died (exit code {exc.exitcode})")
+            except Exception as exc:  # e.g. the result could not be pickled
+                record = failure(index, string, "worker_error", f"{type(exc).__name__}: {exc}")
+            on_result(record)
+        pool.close()
+    except BaseException:
+        pool.stop()  # interrupted: kill the workers; finished records are already on disk
+        raise
+    finally:
+        pool.join()
+
+
+def run_dask(
+    client,
+    tasks: Iterable[Task],
+    on_result: Callable[[dict], None],
+    *,
+    decode_kwargs: dict,
+    hard_timeout: float,
+    fn: Callable[..., dict] | None = None,
+) -> None:
+    """Decode ``tasks`` on a Dask cluster through ``client`` (``Client.map`` + ``distributed.as_completed``).
+
+    A task whose worker dies repeatedly (Dask's ``KilledWorker``) is recorded as ``worker_crashed``. Dask cannot kill
+    one running task, so the hard limit applies to the whole stage: tasks unfinished after
+    ``hard_timeout * ceil(tasks / worker threads)`` seconds are cancelled and recorded as ``timeout``.
+    """
+    from distributed import as_completed as dask_as_completed
+
+    fn = fn or decode_candidate
+    tasks = list(tasks)
+    if not tasks:
+        return
+    indices = [i for i, _ in tasks]
+    strings = [s for _, s in tasks]
+    run = uuid.uuid4().hex[:8]  # keys unique per run: a client reused across runs must not hand back old results
+    futures = client.map(
+        fn, indices, strings, decode_kwargs=decode_kwargs, key=[f"slices-decode-{run}-{i}" for i in indices]
+    )
+    by_key = {f.key: t for f, t in zip(futures, tasks)}
+    threads = max(1, sum(client.nthreads().values()))
+    budget = hard_timeout * math.ceil(len(tasks) / threads) + 60.0
+    pending = set(by_key)
+    try:
+        for future in dask_as_completed(futures, timeout=budget):
+            index, string = by_key[future.key]
+            pending.discard(future.key)
+            try:
+                record = future.result()
+            except Exception as exc:
+                if type(exc).__name__ == "KilledWorker":
+                    record = failure(index, string, "worker_crashed", f"Dask workers died running it: {exc}")
+                else:
+                    record = failure(index, string, "worker_error", f"{type(exc).__name__}: {exc}")
+            on_result(record)
+            future.release()
+    except TimeoutError:
+        for future in futures:
+            if future.key in pending:
+                future.cancel()
+                index, string = by_key[future.key]
+                on_result(failure(index, string, "timeout", f"unfinished after the stage limit of {budget:.0f} s"))
+    except BaseException:
+        client.cancel([f for f in futures if f.key in pending])
+        raise

@@ -1,0 +1,285 @@
+"""The end-to-end candidate generator: sample -> decode and relax (in parallel) -> filter -> deduplicate -> novelty
+-> property screening -> CIFs, table and report. See ``docs/pipeline.md``.
+
+Every finished piece of work is on disk before the next starts (``pipeline.rundir``), so calling :func:`generate`
+again with the same ``out`` resumes where the last call stopped and redoes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from pipeline.errors import PipelineError
+from pipeline.rundir import RunDir
+from pipeline.screening import Criteria
+
+DEFAULT_TIME_LIMIT = 120.0  # seconds per candidate for the reconstruction (passed to relax)
+
+
+def default_workers() -> int:
+    """All cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def hard_timeout(time_limit: float) -> float:
+    """Wall-clock limit after which a candidate's worker is killed: the reconstruction's own limit, plus room for a
+    fresh worker to import torch and load the potential."""
+    return 2.0 * time_limit + 120.0
+
+
+@dataclass
+class GenerateResult:
+    """What a run produced: ``rows`` (one dict per candidate, the table's columns and more) and the ``summary``."""
+
+    out: Path
+    rows: list[dict]
+    summary: dict
+    decoded_now: int = 0  # candidates decoded by this call (0 when resuming a finished run)
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def kept(self) -> list[dict]:
+        return [r for r in self.rows if r["status"] == "ok"]
+
+    def table(self):
+        """The candidate table as a pandas DataFrame (the columns of ``candidates.csv``)."""
+        import pandas as pd
+
+        from pipeline.report import COLUMNS
+
+        return pd.DataFrame([{c: r.get(c) for c in COLUMNS} for r in self.rows], columns=COLUMNS)
+
+
+def _check_arguments(n, strings, band_gap, formation_energy, temperature, workers, time_limit, criteria, client,
+                     scheduler) -> None:
+    if strings is None:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise PipelineError(f"n must be a positive integer (candidates to sample), got {n!r}")
+    elif isinstance(strings, str) or not all(isinstance(s, str) for s in strings) or not len(strings):
+        raise PipelineError("strings must be a non-empty sequence of SLICES strings")
+    for name, value in (("band_gap", band_gap), ("formation_energy", formation_energy)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise PipelineError(f"{name} target must be a number, got {value!r}")
+    if band_gap is not None and band_gap < 0:
+        raise PipelineError(f"band_gap target must be >= 0 eV, got {band_gap}")
+    if not temperature > 0:
+        raise PipelineError(f"temperature must be > 0, got {temperature}")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise PipelineError(f"workers must be a positive integer, got {workers!r}")
+    if not time_limit > 0:
+        raise PipelineError(f"time_limit must be > 0 seconds, got {time_limit}")
+    if criteria.gap_tolerance < 0 or criteria.eform_tolerance < 0:
+        raise PipelineError("tolerances must be >= 0")
+    if client is not None and scheduler is not None:
+        raise PipelineError("give either a Dask client or a scheduler address, not both")
+    if scheduler is not None and "://" not in str(scheduler):
+        raise PipelineError(f"scheduler must be an address like tcp://host:8786, got {scheduler!r}")
+
+
+def _sample(n: int, band_gap, formation_energy, temperature: float, seed: int, model, progress: bool) -> list[str]:
+    import generative
+    from tqdm.auto import tqdm
+
+    with tqdm(total=n, desc="sample", unit="str", disable=not progress, file=sys.stderr) as bar:
+        strings = generative.sample(n, band_gap=band_gap, formation_energy=formation_energy, temperature=temperature,
+                                    seed=seed, model=model)
+        bar.update(len(strings))
+    return list(strings)
+
+
+def _decode(run: RunDir, strings: list[str], *, workers: int, client, scheduler, decode_kwargs: dict,
+            time_limit: float, progress: bool) -> int:
+    """Decode every candidate not yet on disk; returns how many were decoded now."""
+    from tqdm.auto import tqdm
+
+    from pipeline import decode_stage
+
+    done = run.decoded()
+    todo = [(i, s) for i, s in enumerate(strings) if i not in done]
+    if not todo:
+        return 0
+    with tqdm(total=len(strings), initial=len(strings) - len(todo), desc="decode", unit="cand", disable=not progress,
+              file=sys.stderr) as bar:
+
+        def on_result(record: dict) -> None:
+            run.add_decoded(record)
+            bar.update(1)
+
+        if client is None and scheduler is None:
+            decode_stage.run_local(todo, on_result, workers=workers, decode_kwargs=decode_kwargs,
+                                   hard_timeout=hard_timeout(time_limit))
+        else:
+            own_client = None
+            if client is None:
+                from distributed import Client
+
+                try:
+                    client = own_client = Client(scheduler, timeout=30)
+                except (OSError, TimeoutError) as exc:
+                    raise PipelineError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
+            try:
+                decode_stage.run_dask(client, todo, on_result, decode_kwargs=decode_kwargs,
+                                      hard_timeout=hard_timeout(time_limit))
+            finally:
+                if own_client is not None:
+                    own_client.close()
+    return len(todo)
+
+
+def _filter(record: dict) -> tuple[str, str] | None:
+    """Status and message of a decoded candidate that fails a validity filter, else None."""
+    if record.get("status") != "ok":
+        return record.get("status") or "decode_failed", record.get("message") or ""
+    if record.get("structure") is None:
+        return "no_structure", "the decoder returned no structure"
+    if record.get("topology_ok") is False:
+        return "topology_changed", "the relaxed crystal no longer has the string's bond graph"
+    if not record.get("structure_valid"):
+        return "too_close", f"two atoms are closer than 0.5 A (shortest distance {record.get('min_distance')})"
+    if not record.get("composition_valid"):
+        return "not_charge_balanced", "no SMACT oxidation-state assignment is neutral and electronegativity-ordered"
+    return None
+
+
+def generate(
+    n: int = 100,
+    *,
+    out: str | os.PathLike = "candidates",
+    band_gap: float | None = None,
+    formation_energy: float | None = None,
+    strings: Sequence[str] | None = None,
+    model=None,
+    temperature: float = 1.0,
+    seed: int = 0,
+    workers: int | None = None,
+    client=None,
+    scheduler: str | None = None,
+    train_data: str | os.PathLike | None = "default",
+    time_limit: float = DEFAULT_TIME_LIMIT,
+    potential: str | None = None,
+    gap_tolerance: float = 0.5,
+    eform_tolerance: float = 0.5,
+    max_e_hull: float | None = None,
+    progress: bool = True,
+) -> GenerateResult:
+    """Generate, reconstruct and screen ``n`` candidate crystals; write everything into the folder ``out``.
+
+    ``strings`` replaces sampling by the given candidate strings. The decode stage runs on a local process pool of
+    ``workers`` processes (default: all cores), or on Dask through ``client`` (a ``dask.distributed.Client``) or a
+    ``scheduler`` address. ``train_data`` is a CSV with a ``cif`` column for the novelty check ("default": MP-20
+    train pool; None: skip). Targets select candidates within ``gap_tolerance`` / ``eform_tolerance`` of
+    ``band_gap`` / ``formation_energy``; ``max_e_hull`` (eV/atom) drops unstable ones.
+    """
+    criteria = Criteria(band_gap, gap_tolerance, formation_energy, eform_tolerance, max_e_hull)
+    _check_arguments(n, strings, band_gap, formation_energy, temperature, workers, time_limit, criteria, client,
+                     scheduler)
+    from tqdm.auto import tqdm
+
+    from pipeline import novelty, report, screening
+
+    if train_data == "default":
+        train_data = novelty.default_train_data()
+    training = novelty.TrainingSet(train_data) if train_data is not None else None  # fail early on a bad path
+    workers = workers or default_workers()
+    decode_kwargs = {"time_limit": float(time_limit), "seed": int(seed)}
+    if potential is not None:
+        decode_kwargs["potential"] = potential
+    if strings is not None:
+        strings = list(strings)
+        source = "given:" + hashlib.sha256("\n".join(strings).encode()).hexdigest()[:16]
+        n = len(strings)
+    else:
+        source = "model:" + (str(model) if model is not None else "shipped")
+    settings = {"n": n, "source": source, "band_gap": band_gap, "formation_energy": formation_energy,
+                "temperature": temperature, "seed": seed, "time_limit": float(time_limit), "potential": potential}
+    run = RunDir(out)
+    run.check_settings(settings)
+    timings: dict[str, float] = {}
+
+    t0 = time.perf_counter()
+    stored = run.load_samples()
+    if stored is None:
+        stored = strings if strings is not None else _sample(n, band_gap, formation_energy, temperature, seed, model,
+                                                             progress)
+        run.save_samples(stored)
+    strings = stored
+    timings["sample"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    decoded_now = _decode(run, strings, workers=workers, client=client, scheduler=scheduler,
+                          decode_kwargs=decode_kwargs, time_limit=time_limit, progress=progress)
+    timings["decode"] = time.perf_counter() - t0
+
+    from pymatgen.core import Structure
+
+    records = run.decoded()
+    rows: list[dict] = []
+    structures: dict[int, Structure] = {}
+    for index, string in enumerate(strings):
+        record = dict(records[index])
+        record["decode_seconds"] = record.pop("elapsed", None)
+        problem = _filter(record)
+        record["valid"] = problem is None
+        record["status"], record["message"] = problem or ("ok", "")
+        if record.get("structure") is not None:
+            structures[index] = Structure.from_dict(record["structure"])
+        rows.append(record)
+
+    t0 = time.perf_counter()
+    valid = [r for r in rows if r["valid"]]
+    duplicate_of = novelty.find_duplicates(
+        [(r["index"], r.get("canonical"), structures[r["index"]]) for r in tqdm(valid, desc="deduplicate",
+                                                                              disable=not progress, file=sys.stderr)]
+    )
+    unique = []
+    for r in valid:
+        r["duplicate_of"] = duplicate_of.get(r["index"])
+        if r["duplicate_of"] is not None:
+            r["status"], r["message"] = "duplicate", f"same crystal as candidate {r['duplicate_of']}"
+        else:
+            unique.append(r)
+    timings["deduplicate"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    if training is not None:
+        for r in tqdm(unique, desc="novelty", unit="cand", disable=not progress, file=sys.stderr):
+            match = training.find(structures[r["index"]], r.get("canonical"))
+            r["novel"] = match is None
+            r["matched_train_id"], r["matched_by"] = (match.id, match.by) if match else (None, None)
+    timings["novelty"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    cached = run.properties()
+    todo = [r for r in unique if r["index"] not in cached]
+    if todo:
+        with tqdm(total=len(unique), initial=len(unique) - len(todo), desc="properties", unit="cand",
+                  disable=not progress, file=sys.stderr) as bar:
+            predictions = screening.predict([structures[r["index"]] for r in todo],
+                                            [r.get("energy_per_atom") for r in todo])
+            for r, props in zip(todo, predictions):
+                cached[r["index"]] = {"index": r["index"], **props}
+                run.add_properties(cached[r["index"]])
+            bar.update(len(todo))
+    for r in unique:
+        props = cached[r["index"]]
+        r.update({k: v for k, v in props.items() if k != "index"})
+        if r.get("novel") is False:
+            r["status"], r["message"] = "known", f"matches training crystal {r['matched_train_id']} ({r['matched_by']})"
+            continue
+        failed = screening.screen(r, criteria)
+        if failed:
+            r["status"], r["message"] = failed
+    timings["properties"] = time.perf_counter() - t0
+
+    report.write_cifs(run, rows, structures)
+    report.write_table(run, rows)
+    summary = report.summarise(rows, timings)
+    summary["decoded_now"] = decoded_now
+    report.write_report(run, rows, summary, settings, criteria)
+    return GenerateResult(out=run.root, rows=rows, summary=summary, decoded_now=decoded_now, timings=timings)

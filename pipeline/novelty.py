@@ -1,0 +1,137 @@
+"""Duplicates among candidates and novelty against the training data.
+
+Two crystals are the same when their canonical SLICES strings are equal, or when pymatgen's ``StructureMatcher``
+(default tolerances) matches them. Only crystals with the same reduced formula are compared.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.errors import PipelineError
+
+_FORMULA_SUM = re.compile(r"^_chemical_formula_sum\s+['\"]?([^'\"\n]+)['\"]?\s*$", re.MULTILINE)
+
+
+def default_train_data() -> Path:
+    """``$SLICES_TRAIN_DATA``, else ``$SLICES_DATA_DIR/mp20/train_pool.csv.gz`` (``SLICES_DATA_DIR`` defaults to the
+    ``shared/data`` folder next to the repository)."""
+    if os.environ.get("SLICES_TRAIN_DATA"):
+        return Path(os.environ["SLICES_TRAIN_DATA"])
+    data_dir = os.environ.get("SLICES_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data"
+    return Path(data_dir) / "mp20" / "train_pool.csv.gz"
+
+
+def _matcher():
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+
+    return StructureMatcher()
+
+
+def _reduced_formula(cif: str) -> str:
+    from pymatgen.core import Composition, Structure
+
+    found = _FORMULA_SUM.search(cif)
+    if found:
+        try:
+            return Composition(found.group(1)).reduced_formula
+        except Exception:
+            pass
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Structure.from_str(cif, fmt="cif").composition.reduced_formula
+
+
+@dataclass
+class Match:
+    """How a candidate matched a known crystal: ``by`` is ``"string"`` or ``"structure"``."""
+
+    id: str
+    by: str
+
+
+class TrainingSet:
+    """Training crystals (a CSV with a ``cif`` column) indexed by reduced formula; structures parsed on demand."""
+
+    def __init__(self, path: str | os.PathLike):
+        import pandas as pd
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise PipelineError(
+                f"training data {self.path} not found; pass --train-data PATH (a CSV with a 'cif' column), set "
+                f"SLICES_TRAIN_DATA or SLICES_DATA_DIR, or --train-data none to skip the novelty check"
+            )
+        try:
+            table = pd.read_csv(self.path)
+        except Exception as exc:
+            raise PipelineError(f"cannot read training data {self.path}: {exc}") from exc
+        if "cif" not in table.columns:
+            raise PipelineError(f"training data {self.path} has no 'cif' column (columns: {list(table.columns)})")
+        self.cifs = table["cif"].astype(str).tolist()
+        ids = table["material_id"] if "material_id" in table.columns else table.index
+        self.ids = [str(x) for x in ids]
+        self.by_formula: dict[str, list[int]] = {}
+        for row, cif in enumerate(self.cifs):
+            self.by_formula.setdefault(_reduced_formula(cif), []).append(row)
+        self._structures: dict[int, object] = {}
+        self._canonical: dict[int, str | None] = {}
+
+    def __len__(self) -> int:
+        return len(self.cifs)
+
+    def structure(self, row: int):
+        if row not in self._structures:
+            from pymatgen.core import Structure
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._structures[row] = Structure.from_str(self.cifs[row], fmt="cif")
+        return self._structures[row]
+
+    def canonical(self, row: int) -> str | None:
+        """The training crystal's canonical string, or None when it has none (e.g. a layered crystal)."""
+        if row not in self._canonical:
+            import slices
+
+            try:
+                self._canonical[row] = slices.encode(self.structure(row))
+            except slices.SlicesError:
+                self._canonical[row] = None
+        return self._canonical[row]
+
+    def find(self, structure, canonical: str | None, matcher=None) -> Match | None:
+        """The first training crystal equal to the candidate (by canonical string, then by structure), or None."""
+        rows = self.by_formula.get(structure.composition.reduced_formula, [])
+        if canonical is not None:
+            for row in rows:
+                if self.canonical(row) == canonical:
+                    return Match(self.ids[row], "string")
+        matcher = matcher or _matcher()
+        for row in rows:
+            if matcher.fit(structure, self.structure(row)):
+                return Match(self.ids[row], "structure")
+        return None
+
+
+def find_duplicates(items: list[tuple[int, str | None, object]]) -> dict[int, int]:
+    """Map each repeated candidate's index to the first (lowest index) equal candidate.
+
+    ``items`` are ``(index, canonical string or None, structure)`` in the order of precedence.
+    """
+    matcher = _matcher()
+    kept: dict[str, list[tuple[int, str | None, object]]] = {}
+    duplicate_of: dict[int, int] = {}
+    for index, canonical, structure in items:
+        group = kept.setdefault(structure.composition.reduced_formula, [])
+        for other, other_canonical, other_structure in group:
+            if (canonical is not None and canonical == other_canonical) or matcher.fit(structure, other_structure):
+                duplicate_of[index] = other
+                break
+        else:
+            group.append((index, canonical, structure))
+    return duplicate_of

@@ -1,0 +1,171 @@
+"""Outputs of a run: the candidate table (CSV + JSON), one CIF per kept candidate, plots and ``report.md``."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from pipeline.rundir import RunDir, dumps, write_atomic
+from pipeline.screening import Criteria
+
+COLUMNS = [
+    "index", "status", "message", "string", "canonical", "formula", "space_group", "space_group_number", "n_atoms",
+    "energy_per_atom", "band_gap_pred", "formation_energy_pred", "e_above_hull", "novel", "matched_train_id",
+    "matched_by", "duplicate_of", "min_distance", "topology_ok", "decode_seconds", "cif",
+]
+
+
+def write_cifs(run: RunDir, rows: list[dict], structures: dict[int, object]) -> None:
+    """One CIF per kept candidate (status ``ok``) in ``cif/``; CIFs of candidates no longer kept are removed."""
+    from pymatgen.io.cif import CifWriter
+
+    run.cif_dir.mkdir(exist_ok=True)
+    wanted = set()
+    for row in rows:
+        if row["status"] != "ok":
+            row["cif"] = None
+            continue
+        name = f"{row['index']:05d}_{row['formula']}.cif"
+        CifWriter(structures[row["index"]], symprec=None).write_file(run.cif_dir / name)
+        row["cif"] = f"cif/{name}"
+        wanted.add(name)
+    for path in run.cif_dir.glob("*.cif"):
+        if path.name not in wanted:
+            path.unlink()
+
+
+def write_table(run: RunDir, rows: list[dict]) -> None:
+    """``candidates.csv`` and ``candidates.json``: one row per sampled candidate, columns as in ``COLUMNS``."""
+    import pandas as pd
+
+    frame = pd.DataFrame([{c: row.get(c) for c in COLUMNS} for row in rows], columns=COLUMNS)
+    write_atomic(run.root / "candidates.csv", frame.to_csv(index=False))
+    write_atomic(run.root / "candidates.json", dumps([{c: row.get(c) for c in COLUMNS} for row in rows]) + "\n")
+
+
+def summarise(rows: list[dict], timings: dict[str, float]) -> dict:
+    """Counts at each stage of the funnel, per-status counts and stage timings."""
+    decoded = [r for r in rows if r.get("structure_valid") is not None]
+    valid = [r for r in rows if r.get("valid")]
+    unique = [r for r in valid if r.get("duplicate_of") is None]
+    novel = [r for r in unique if r.get("novel") is not False]
+    return {
+        "sampled": len(rows),
+        "decoded": len(decoded),
+        "valid": len(valid),
+        "unique": len(unique),
+        "novel": len(novel),
+        "kept": sum(r["status"] == "ok" for r in rows),
+        "status_counts": dict(Counter(r["status"] for r in rows).most_common()),
+        "timings_s": timings,
+    }
+
+
+def _plots(run: RunDir, rows: list[dict], criteria: Criteria) -> list[tuple[str, str]]:
+    """Save the report's figures; returns (caption, relative path) pairs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    run.plot_dir.mkdir(exist_ok=True)
+    figures = []
+
+    counts = Counter(r["status"] for r in rows)
+    fig, ax = plt.subplots(figsize=(6, 0.4 * len(counts) + 1.2))
+    names = [name for name, _ in counts.most_common()][::-1]
+    ax.barh(names, [counts[name] for name in names], color=["tab:green" if n == "ok" else "tab:gray" for n in names])
+    ax.set_xlabel("candidates")
+    ax.set_title("Outcome per candidate (ok = kept)")
+    fig.tight_layout()
+    fig.savefig(run.plot_dir / "status.png", dpi=110)
+    plt.close(fig)
+    figures.append(("Outcome of every sampled candidate", "plots/status.png"))
+
+    screened = [r for r in rows if r.get("band_gap_pred") is not None or r.get("e_above_hull") is not None]
+    if screened:
+        kept = [r for r in screened if r["status"] == "ok"]
+        panels = [
+            ("band_gap_pred", "predicted band gap (eV)", criteria.band_gap, criteria.gap_tolerance),
+            ("formation_energy_pred", "predicted formation energy (eV/atom)", criteria.formation_energy,
+             criteria.eform_tolerance),
+            ("e_above_hull", "energy above hull (eV/atom)", None, None),
+            ("energy_per_atom", "energy per atom, potential (eV/atom)", None, None),
+        ]
+        fig, axes = plt.subplots(2, 2, figsize=(9, 6.5))
+        for ax, (key, label, target, tol) in zip(axes.ravel(), panels):
+            every = [r[key] for r in screened if r.get(key) is not None]
+            ok = [r[key] for r in kept if r.get(key) is not None]
+            if every:
+                bins = min(30, max(5, len(every) // 2))
+                ax.hist(every, bins=bins, color="tab:gray", alpha=0.6, label="valid, unique")
+                if ok:
+                    ax.hist(ok, bins=bins, range=(min(every), max(every)), color="tab:green", alpha=0.8, label="kept")
+            if target is not None:
+                ax.axvspan(target - tol, target + tol, color="tab:orange", alpha=0.15)
+                ax.axvline(target, color="tab:orange", label="target")
+            ax.set_xlabel(label)
+            ax.set_ylabel("candidates")
+            ax.legend(fontsize=7)
+        fig.suptitle("Property distributions of the valid, unique candidates")
+        fig.tight_layout()
+        fig.savefig(run.plot_dir / "properties.png", dpi=110)
+        plt.close(fig)
+        figures.append(("Property distributions (shaded band: target +/- tolerance)", "plots/properties.png"))
+
+        targets = [(k, lab, t, tol) for k, lab, t, tol in panels[:2] if t is not None]
+        if targets:
+            fig, axes = plt.subplots(1, len(targets), figsize=(4.5 * len(targets), 4), squeeze=False)
+            for ax, (key, label, target, tol) in zip(axes[0], targets):
+                points = sorted((r[key], r["status"] == "ok") for r in screened if r.get(key) is not None)
+                ax.scatter([target] * len(points), [p for p, _ in points], s=14, alpha=0.6,
+                           c=["tab:green" if k else "tab:gray" for _, k in points])
+                lo = min([target - tol] + [p for p, _ in points])
+                hi = max([target + tol] + [p for p, _ in points])
+                ax.plot([lo, hi], [lo, hi], color="black", lw=0.8, label="predicted = target")
+                ax.fill_between([lo, hi], [lo - tol, hi - tol], [lo + tol, hi + tol], color="tab:orange", alpha=0.15)
+                ax.set_xlabel(f"target {label.replace('predicted ', '')}")
+                ax.set_ylabel(label)
+                ax.legend(fontsize=7)
+            fig.suptitle("Target vs predicted (green: kept)")
+            fig.tight_layout()
+            fig.savefig(run.plot_dir / "target_vs_predicted.png", dpi=110)
+            plt.close(fig)
+            figures.append(("Target vs predicted property of each valid, unique candidate", "plots/target_vs_predicted.png"))
+    return figures
+
+
+def write_report(run: RunDir, rows: list[dict], summary: dict, settings: dict, criteria: Criteria) -> Path:
+    """Plots (PNG) and ``report.md`` embedding them; also ``summary.json``."""
+    figures = _plots(run, rows, criteria)
+    write_atomic(run.root / "summary.json", json.dumps(summary, indent=2) + "\n")
+    lines = ["# SLICES generation report", "", "## Settings", ""]
+    lines += [f"- `{k}`: {v}" for k, v in settings.items()]
+    lines += [f"- screening: {criteria}", "", "## Funnel", "", "| stage | candidates |", "|---|---|"]
+    lines += [f"| {k} | {summary[k]} |" for k in ("sampled", "decoded", "valid", "unique", "novel", "kept")]
+    lines += ["", "| status | candidates |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in summary["status_counts"].items()]
+    kept = sorted((r for r in rows if r["status"] == "ok"), key=lambda r: (r.get("e_above_hull") is None,
+                                                                          r.get("e_above_hull") or 0.0))
+    lines += ["", "## Kept candidates (by energy above hull)", ""]
+    if kept:
+        lines += ["| # | formula | space group | E_hull (eV/atom) | gap (eV) | E_form (eV/atom) | CIF |",
+                  "|---|---|---|---|---|---|---|"]
+        for r in kept[:50]:
+            lines.append(f"| {r['index']} | {r['formula']} | {r.get('space_group')} | {_fmt(r.get('e_above_hull'))} | "
+                         f"{_fmt(r.get('band_gap_pred'))} | {_fmt(r.get('formation_energy_pred'))} | [{r['cif']}]({r['cif']}) |")
+        if len(kept) > 50:
+            lines.append(f"\n... and {len(kept) - 50} more in candidates.csv")
+    else:
+        lines.append("None.")
+    lines += ["", "## Figures", ""]
+    for caption, path in figures:
+        lines += [f"![{caption}]({path})", "", f"*{caption}*", ""]
+    path = run.root / "report.md"
+    write_atomic(path, "\n".join(lines) + "\n")
+    return path
+
+
+def _fmt(value) -> str:
+    return "-" if value is None else f"{value:.3f}"

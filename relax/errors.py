@@ -1,0 +1,25 @@
+"""The reconstruction package's own error: a :class:`slices.errors.SlicesError` with a reason code."""
+
+from __future__ import annotations
+
+from slices.errors import SlicesError
+
+REASON_CODES = (
+    "bad_input",
+    "not_embeddable",
+    "placement_failed",
+    "gfnff_failed",
+    "gfnff_crashed",
+    "potential_failed",
+    "not_converged",
+    "timeout",
+    "model_missing",
+)
+
+
+class RelaxError(SlicesError):
+    """Reconstruction failed or was given bad input; ``reason`` is one of :data:`REASON_CODES`."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason

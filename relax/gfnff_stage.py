@@ -1,0 +1,113 @@
+"""Stage 2: periodic GFN-FF geometry optimisation (the ``gfnff`` package), isolated in a child process.
+
+The ``gfnff`` 0.3.1 library corrupts its heap or segfaults on many ionic crystals (see
+``/work/shared/models/README.md`` and ``docs/reconstruction.md``), taking the whole Python process with it. So each
+optimisation runs in a forked child with its own temporary working directory (the library writes ``gfnff_topo``
+files into the current directory) and its stdout/stderr silenced; a child that dies is reported as
+``gfnff_crashed``, one that overruns its time limit is killed and reported as ``gfnff_failed``.
+
+GFN-FF sets up its bonded topology from the starting (stage-1) geometry, which the graph already defines; the
+:class:`~relax.restraint.GraphRestraint` springs are added so the optimisation cannot stretch the graph's bonds
+apart, and the result is checked against the graph before it is accepted.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import tempfile
+import traceback
+
+import numpy as np
+
+from relax.errors import RelaxError
+
+DEFAULT_FMAX = 0.05
+DEFAULT_STEPS = 300
+DEFAULT_TIME_LIMIT = 30.0
+MAX_STRETCH = 1.5  # a graph bond longer than this times its target after GFN-FF means the topology broke
+
+
+def _child(conn, numbers, cell, frac, edges, images, targets, fmax, steps):
+    """Runs in the forked child: optimise, send ``("ok", cell, frac, energy, nsteps)`` or ``("error", text)``."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        os.chdir(tempfile.mkdtemp(prefix="gfnff_"))
+        from ase import Atoms
+        from ase.calculators.mixing import SumCalculator
+        from ase.filters import FrechetCellFilter
+        from ase.optimize import FIRE
+        from gfnff.ase_calculator import GFNFF
+
+        from relax.restraint import GraphRestraint
+
+        atoms = Atoms(numbers=numbers, cell=cell, scaled_positions=frac, pbc=True)
+        atoms.calc = SumCalculator([GFNFF(), GraphRestraint(edges, images, targets)])
+        opt = FIRE(FrechetCellFilter(atoms), logfile=None)
+        opt.run(fmax=fmax, steps=steps)
+        energy = float(atoms.get_potential_energy())
+        conn.send(("ok", np.asarray(atoms.cell), atoms.get_scaled_positions(wrap=False), energy, opt.nsteps))
+    except BaseException:  # report anything the library raises instead of dying silently
+        conn.send(("error", traceback.format_exc(limit=3)))
+    finally:
+        conn.close()
+        os._exit(0)
+
+
+def gfnff_relax(
+    numbers,
+    cell: np.ndarray,
+    frac: np.ndarray,
+    edges: np.ndarray,
+    images: np.ndarray,
+    targets: np.ndarray,
+    *,
+    fmax: float = DEFAULT_FMAX,
+    steps: int = DEFAULT_STEPS,
+    time_limit: float = DEFAULT_TIME_LIMIT,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Relax positions and cell with periodic GFN-FF plus graph restraints; return ``(cell, frac, energy_eV)``.
+
+    Raises :class:`RelaxError` with reason ``gfnff_crashed`` (the child process died), or ``gfnff_failed`` (an
+    error inside GFN-FF, the time limit, or a result whose bonds no longer match the graph).
+    """
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    args = (np.asarray(numbers), cell, frac, edges, images, targets, fmax, steps)
+    child = ctx.Process(target=_child, args=(send, *args), daemon=True)
+    child.start()
+    send.close()
+    try:
+        if not receive.poll(time_limit):
+            child.kill()
+            child.join()
+            raise RelaxError("gfnff_failed", f"GFN-FF did not finish within {time_limit:.0f} s")
+        try:
+            message = receive.recv()
+        except EOFError:
+            child.join()
+            raise RelaxError(
+                "gfnff_crashed", f"the GFN-FF library crashed the worker process (exit code {child.exitcode})"
+            ) from None
+    finally:
+        receive.close()
+    child.join(5)
+    if child.is_alive():  # pragma: no cover - the child exits right after sending
+        child.kill()
+        child.join()
+    if message[0] != "ok":
+        raise RelaxError("gfnff_failed", f"GFN-FF raised an error: {message[1].strip().splitlines()[-1]}")
+    _, new_cell, new_frac, energy, _ = message
+    if not np.isfinite(energy) or not np.all(np.isfinite(new_cell)) or not np.all(np.isfinite(new_frac)):
+        raise RelaxError("gfnff_failed", "GFN-FF returned non-finite numbers")
+    d = (new_frac[edges[:, 1]] + images - new_frac[edges[:, 0]]) @ new_cell
+    stretch = np.linalg.norm(d, axis=1) / targets
+    if stretch.max() > MAX_STRETCH:
+        k = int(np.argmax(stretch))
+        raise RelaxError(
+            "gfnff_failed",
+            f"GFN-FF broke the bond graph: bond {k} ({edges[k, 0]}-{edges[k, 1]}) is {stretch[k]:.2f} x its length",
+        )
+    return new_cell, new_frac, energy

@@ -1,0 +1,222 @@
+"""Find and load matgl models (potentials and property regressors) without surprises.
+
+Lookup order for a model name (see ``docs/architecture.md`` and ``docs/models.md``):
+
+1. the argument itself, when it is an existing folder;
+2. ``$SLICES_MODEL_DIR/<name>``;
+3. ``<repository>/data/models/<name>``;
+4. matgl's own hub (Hugging Face, ``materialyze/<name>``), only when a quick check shows it is reachable.
+
+Anything else raises :class:`ModelNotFoundError` at once, naming what was tried and what to set.
+
+Loading also repairs two problems of matgl 4.1.2 with the published weights (explained in ``docs/models.md``):
+the message-aggregation direction of its PyG port (wrong energies for every compound, right ones for
+elements) and the ``weights_only`` unpickling of models that carry a target ``Normalizer``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+import threading
+import warnings
+from pathlib import Path
+
+from slices.errors import SlicesError
+
+__all__ = [
+    "MODEL_DIR_ENV",
+    "ModelLoadError",
+    "ModelNotFoundError",
+    "find_model",
+    "load_model",
+]
+
+MODEL_DIR_ENV = "SLICES_MODEL_DIR"
+_MODEL_FILES = ("model.json", "model.pt", "state.pt")
+_REPO_MODELS = Path(__file__).resolve().parent.parent / "data" / "models"
+_HUB_HOST = "huggingface.co"
+_HUB_ORG = "materialyze"
+_HUB_TIMEOUT_S = 0.5
+
+
+class ModelNotFoundError(SlicesError):
+    """No folder with the model's weights was found and the hub is not reachable."""
+
+
+class ModelLoadError(SlicesError):
+    """A model folder was found but matgl could not load it (damaged or incompatible files)."""
+
+
+def _is_model_dir(path: Path) -> bool:
+    return path.is_dir() and all((path / f).is_file() for f in _MODEL_FILES)
+
+
+def _hub_reachable(timeout: float = _HUB_TIMEOUT_S) -> bool:
+    """True when a TCP connection to the hub opens within ``timeout`` seconds (name lookup included)."""
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}:
+        return False
+    result: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((_HUB_HOST, 443), timeout=timeout):
+                result.append(True)
+        except OSError:
+            result.append(False)
+
+    worker = threading.Thread(target=probe, daemon=True)
+    worker.start()
+    worker.join(timeout + 0.1)  # bounds the DNS lookup too, which create_connection's timeout does not
+    return bool(result and result[0])
+
+
+def _from_hub(name: str) -> Path:
+    """Download ``name`` from matgl's hub (one attempt, no retries) and return its cache folder."""
+    from huggingface_hub import hf_hub_download
+
+    paths = [Path(hf_hub_download(repo_id=f"{_HUB_ORG}/{name}", filename=f)) for f in _MODEL_FILES]
+    return paths[0].parent
+
+
+def find_model(name_or_path: str | os.PathLike) -> Path:
+    """Return the folder holding a matgl model (``model.json``, ``model.pt``, ``state.pt``).
+
+    Raises :class:`ModelNotFoundError` at once when no location has it; the message lists what was tried.
+    """
+    if not isinstance(name_or_path, (str, os.PathLike)) or not str(name_or_path).strip():
+        raise ModelNotFoundError(f"a model must be given as a name or a folder path, got {name_or_path!r}")
+    given = Path(name_or_path).expanduser()
+    tried: list[str] = []
+    if given.exists():
+        if _is_model_dir(given):
+            return given.resolve()
+        missing = [f for f in _MODEL_FILES if not (given / f).is_file()]
+        raise ModelNotFoundError(
+            f"{given} exists but is not a matgl model folder (missing {', '.join(missing)}); "
+            f"a model folder holds {', '.join(_MODEL_FILES)}"
+        )
+    tried.append(f"folder {given} (does not exist)")
+    name = given.name
+    env_dir = os.environ.get(MODEL_DIR_ENV, "").strip()
+    candidates = []
+    if env_dir:
+        candidates.append((Path(env_dir).expanduser() / name, f"${MODEL_DIR_ENV}/{name}"))
+    else:
+        tried.append(f"${MODEL_DIR_ENV} (not set)")
+    candidates.append((_REPO_MODELS / name, f"data/models/{name}"))
+    for path, label in candidates:
+        if _is_model_dir(path):
+            return path.resolve()
+        tried.append(f"{label} = {path} (not found)")
+    if "/" not in str(name_or_path) and _hub_reachable():
+        try:
+            return _from_hub(name)
+        except Exception as exc:  # any hub failure (unknown name, cut connection) means "not found"
+            tried.append(f"matgl hub {_HUB_ORG}/{name} ({type(exc).__name__}: {str(exc)[:120]})")
+    else:
+        tried.append(f"matgl hub ({_HUB_HOST} not reachable within {_HUB_TIMEOUT_S} s, or a path was given)")
+    raise ModelNotFoundError(
+        f"model {str(name_or_path)!r} not found. Set {MODEL_DIR_ENV} to a folder that holds a '{name}' folder "
+        f"(for example the shared models folder), put it in data/models/, or pass the model folder's path; "
+        f"matgl models are published at https://github.com/materialyzeai/matgl (pretrained_models/) and "
+        f"on Hugging Face as {_HUB_ORG}/{name}. Tried: " + "; ".join(tried)
+    )
+
+
+def _patch_matgl() -> None:
+    """Make matgl 4.1.x evaluate the published M3GNet/TensorNet/MEGNet weights as they were trained.
+
+    matgl's PyG port sums each edge's node-update message into the edge's *source* atom, while the
+    weights were trained with the sum at the *destination* atom (DGL's ``update_all`` convention).
+    For one-element crystals both give the same numbers, for compounds they do not (NaCl: -2.43
+    instead of -3.37 eV/atom, equilibrium volume 25-46 instead of 23 A^3/atom). The patch scatters
+    those messages into the destination atom; ``tests/test_potential.py`` checks the result.
+    """
+    import matgl
+    from matgl.layers import _embedding, _graph_convolution
+
+    if getattr(matgl, "_slices_aggregation_patched", False):
+        return
+    if not matgl.__version__.startswith("4.1."):
+        warnings.warn(
+            f"relax.models patches matgl 4.1.x; matgl {matgl.__version__} is untested here: "
+            "check tests/test_potential.py before trusting energies",
+            stacklevel=3,
+        )
+    _patch_m3gnet_conv(_graph_convolution.M3GNetGraphConv)
+    _patch_megnet_conv(_graph_convolution.MEGNetGraphConv)
+    _patch_tensor_embedding(_embedding.TensorEmbedding)
+    _allow_normalizer()
+    matgl._slices_aggregation_patched = True
+
+
+def _patch_m3gnet_conv(cls) -> None:
+    import torch
+    from matgl.utils.maths import scatter_add
+
+    def node_update_(self, edge_index, edge_feat, node_feat, rbf, u_per_edge, num_nodes):
+        src, dst = edge_index[0], edge_index[1]
+        parts = [node_feat[src], node_feat[dst], edge_feat]
+        if self.include_state:
+            parts.append(u_per_edge)
+        mess = self.node_update_func(torch.hstack(parts)) * self.node_weight_func(rbf)
+        return scatter_add(mess, dst, dim_size=num_nodes, dim=0)
+
+    cls.node_update_ = node_update_
+
+
+def _patch_megnet_conv(cls) -> None:
+    import torch
+    from matgl.utils.maths import scatter_mean
+
+    def node_update_(self, edge_index, edge_feat, node_feat, u_per_node, num_nodes):
+        ve = scatter_mean(edge_feat, edge_index[1], dim_size=num_nodes, dim=0)
+        return self.node_func(torch.hstack([node_feat, ve, u_per_node]))
+
+    cls.node_update_ = node_update_
+
+
+def _patch_tensor_embedding(cls) -> None:
+    original_forward = cls.forward
+    original_aggregate = cls.aggregate
+
+    def forward(self, z, edge_index, edge_attr, edge_weight, edge_vec, state_attr=None):
+        # same computation, with the edge messages summed into the destination atom
+        self.aggregate = lambda msg, index, dim_size: original_aggregate(self, msg, edge_index[1], dim_size)
+        try:
+            return original_forward(self, z, edge_index, edge_attr, edge_weight, edge_vec, state_attr)
+        finally:
+            del self.aggregate
+
+    cls.forward = forward
+
+
+def _allow_normalizer() -> None:
+    """Let ``torch.load(weights_only=True)`` read models whose ``model.pt`` stores a target ``Normalizer``."""
+    import torch
+    from matgl.data.transformer import Normalizer
+
+    torch.serialization.add_safe_globals([Normalizer])
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(folder: str):
+    import matgl
+
+    _patch_matgl()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # version notices that say nothing about these weights
+            model = matgl.load_model(folder)
+    except Exception as exc:
+        cause = exc.__cause__ or exc
+        raise ModelLoadError(f"matgl could not load the model in {folder}: {type(cause).__name__}: {cause}") from exc
+    model.eval()
+    return model
+
+
+def load_model(name_or_path: str | os.PathLike):
+    """Load a matgl model by name or folder (see :func:`find_model`); cached per process."""
+    return _load_cached(str(find_model(name_or_path)))

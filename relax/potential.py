@@ -1,0 +1,120 @@
+"""Stage 3 of reconstruction: relax a crystal with a matgl universal potential (ASE optimiser + cell filter).
+
+``relax_structure`` returns ``(structure, energy_per_atom, converged, n_steps)``; ``energy_per_atom`` is a
+single point. Models are found with :func:`relax.models.find_model` and cached per process.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+from pymatgen.core import Structure
+
+from relax.models import load_model
+from slices.errors import SlicesError, StructureInputError
+
+__all__ = [
+    "DEFAULT_POTENTIAL",
+    "PotentialError",
+    "energy_per_atom",
+    "load_potential",
+    "relax_structure",
+]
+
+DEFAULT_POTENTIAL = "M3GNet-MatPES-PBE-v2025.1-PES"
+DEFAULT_FMAX = 0.05  # eV/A (and the same measure on the cell's stress degrees of freedom)
+DEFAULT_STEPS = 300
+_MIN_DISTANCE = 0.5  # A; closer atoms are not a crystal a potential can start from
+
+
+class PotentialError(SlicesError):
+    """The potential could not evaluate or relax a structure (unsupported element, blow-up, bad model)."""
+
+
+def load_potential(model: str | os.PathLike = DEFAULT_POTENTIAL):
+    """Load a matgl ``Potential`` by name or folder (cached); raise if the model is not a potential."""
+    pot = load_model(model)
+    if type(pot).__name__ != "Potential":
+        raise PotentialError(f"model {model!r} is a {type(pot).__name__}, not an interatomic potential")
+    return pot
+
+
+def _calculator(model: str | os.PathLike):
+    from matgl.ext.ase import PESCalculator
+
+    return PESCalculator(load_potential(model), stress_unit="eV/A3")  # ASE expects eV/A^3, matgl defaults to GPa
+
+
+def _check_structure(structure, model) -> None:
+    if not isinstance(structure, Structure):
+        raise StructureInputError(f"expected a pymatgen Structure, got {type(structure).__name__}")
+    if len(structure) == 0:
+        raise StructureInputError("the structure has no atoms")
+    if not structure.is_ordered:
+        raise StructureInputError("the structure is disordered (partial occupancies); a potential needs whole atoms")
+    volume = structure.lattice.volume
+    if not math.isfinite(volume) or volume < 1e-3:
+        raise StructureInputError(f"the lattice is degenerate (volume {volume:.3g} A^3)")
+    known = set(load_potential(model).model.element_types)
+    unknown = sorted({el.symbol for el in structure.composition} - known)
+    if unknown:
+        raise PotentialError(f"potential {model!r} has no parameters for element(s) {', '.join(unknown)}")
+    dmat = np.array(structure.distance_matrix, dtype=float)
+    np.fill_diagonal(dmat, np.inf)
+    shortest = min(float(dmat.min()), min(structure.lattice.get_lll_reduced_lattice().abc))  # incl. own images
+    if shortest < _MIN_DISTANCE:
+        raise StructureInputError(f"atoms overlap: shortest distance {shortest:.3f} A < {_MIN_DISTANCE} A")
+
+
+def energy_per_atom(structure: Structure, model: str | os.PathLike = DEFAULT_POTENTIAL) -> float:
+    """Single-point energy per atom (eV/atom) of ``structure`` under the potential."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    _check_structure(structure, model)
+    atoms = AseAtomsAdaptor.get_atoms(structure)
+    atoms.calc = _calculator(model)
+    energy = float(atoms.get_potential_energy()) / len(atoms)
+    if not math.isfinite(energy):
+        raise PotentialError(f"the potential returned a non-finite energy for {structure.composition.reduced_formula}")
+    return energy
+
+
+def relax_structure(
+    structure: Structure,
+    model: str | os.PathLike = DEFAULT_POTENTIAL,
+    fmax: float = DEFAULT_FMAX,
+    steps: int = DEFAULT_STEPS,
+    relax_cell: bool = True,
+    optimizer: str = "FIRE",
+) -> tuple[Structure, float, bool, int]:
+    """Relax atoms (and the cell when ``relax_cell``) to ``fmax`` eV/A within ``steps`` optimiser steps.
+
+    Returns ``(relaxed structure, energy per atom in eV, converged, steps taken)``.
+    """
+    from ase.filters import FrechetCellFilter
+    from ase.optimize import BFGS, FIRE
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    if not (isinstance(fmax, (int, float)) and fmax > 0):
+        raise PotentialError(f"fmax must be a positive number, got {fmax!r}")
+    if not (isinstance(steps, int) and steps >= 0):
+        raise PotentialError(f"steps must be a non-negative integer, got {steps!r}")
+    optimisers = {"FIRE": FIRE, "BFGS": BFGS}
+    if optimizer not in optimisers:
+        raise PotentialError(f"optimizer must be one of {sorted(optimisers)}, got {optimizer!r}")
+    _check_structure(structure, model)
+    atoms = AseAtomsAdaptor.get_atoms(structure)
+    atoms.calc = _calculator(model)
+    target = FrechetCellFilter(atoms) if relax_cell else atoms
+    opt = optimisers[optimizer](target, logfile=None)
+    try:
+        converged = bool(opt.run(fmax=fmax, steps=steps))
+    except (RuntimeError, ValueError, FloatingPointError) as exc:
+        raise PotentialError(f"relaxation failed: {type(exc).__name__}: {exc}") from exc
+    energy = float(atoms.get_potential_energy()) / len(atoms)
+    if not math.isfinite(energy) or not np.all(np.isfinite(atoms.positions)):
+        raise PotentialError(f"relaxation of {structure.composition.reduced_formula} diverged (non-finite values)")
+    relaxed = AseAtomsAdaptor.get_structure(atoms)
+    return relaxed, energy, converged, int(opt.nsteps)

@@ -1,0 +1,394 @@
+"""Canonical form of a labelled quotient graph (a periodic net with element labels).
+
+Two presentations of the same crystal graph differ by (a) the order of the atoms, (b) which periodic image of each
+atom sits in the home cell, (c) the lattice basis the image labels refer to, and (d) the cell (a supercell repeats
+the graph). The canonical form removes all four, following the route Systre takes for periodic nets
+(Delgado-Friedrichs & O'Keeffe, Acta Cryst. A 59, 2003), extended to element labels:
+
+1. **Equilibrium placement.** Every atom sits at the mean of its bonded neighbours (the periodic barycentric
+   placement, unique once one atom is fixed). It depends on the graph alone.
+2. **Primitive cell.** Translations that map the placed, labelled net onto itself are found and factored out, so a
+   supercell's graph reduces to the primitive one.
+3. **An intrinsic metric.** ``Q = sum over bonds of v v^T`` (v: the bond vectors of the placement) transforms like a
+   tensor under a change of basis, so ``Q^-1`` is a metric on the lattice that comes from the graph itself.
+   The Niggli-reduced basis in that metric is unique up to the lattice's point symmetry; all bases with the Niggli
+   Gram matrix are enumerated (at most 48).
+4. **Candidates and a minimum.** For every such basis and every atom of the rarest Weisfeiler-Lehman colour class as
+   origin, atoms are wrapped into the unit cell (this fixes the image of each atom), sorted by (element, colour,
+   position), and the bonds are written with their image labels. The lexicographically smallest code wins. Any
+   presentation of the same net yields the same candidate set, hence the same minimum: that is the canonical form.
+
+Nets whose placement puts two atoms of the same element and colour on one point ("unstable" nets) cannot be ordered
+by position; for those ties all orderings of the tied atoms are tried when there are few, and
+:class:`NotEmbeddableError` (``reason="unstable_net"``) is raised otherwise. Graphs that are not 3D nets (see
+:func:`slices.graph.embeddability`) get a weaker, permutation-only normal form from :func:`normal_form_2d_or_less`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from functools import lru_cache
+
+import numpy as np
+
+from slices.errors import ImageOverflowError, NotEmbeddableError
+from slices.graph import ELEMENTS, SlicesGraph, embeddability, format_slices, normalise_edges
+
+ROUND = 1e6  # positions are compared on a grid of 1e-6 (fractional units); placements are rational numbers
+TOL = 1e-6
+MAX_TIE_PERMUTATIONS = 720
+
+
+@lru_cache(maxsize=None)
+def _electronegativity_rank() -> dict[str, tuple[float, int]]:
+    from pymatgen.core.periodic_table import Element
+
+    import warnings
+
+    rank = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # noble gases have no Pauling electronegativity
+        for z, symbol in enumerate(ELEMENTS, start=1):
+            x = Element(symbol).X
+            rank[symbol] = (x if x == x else 10.0, z)  # elements without an electronegativity go last
+    return rank
+
+
+def element_order_key(symbol: str) -> tuple[float, int]:
+    """Atoms are listed by increasing Pauling electronegativity, ties by atomic number (as chemists write formulas)."""
+    return _electronegativity_rank()[symbol]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Weisfeiler-Lehman colour refinement on the quotient multigraph
+
+
+def wl_colours(species: list[str], edges: np.ndarray, images: np.ndarray) -> np.ndarray:
+    """Stable colour refinement; colours are ranks of sorted signatures, so they do not depend on atom order."""
+    n = len(species)
+    keys = sorted(set(species), key=element_order_key)
+    colour = np.array([keys.index(s) for s in species], dtype=np.int64)
+    loops = (edges[:, 0] == edges[:, 1]).astype(np.int64)
+    loop_count = np.zeros(n, dtype=np.int64)
+    np.add.at(loop_count, edges[loops == 1, 0], 1)
+    adjacency: list[list[int]] = [[] for _ in range(n)]
+    for i, j in edges[loops == 0].tolist():
+        adjacency[i].append(j)
+        adjacency[j].append(i)
+    n_colours = len(set(colour.tolist()))
+    for _ in range(n):
+        signatures = [
+            (int(colour[a]), int(loop_count[a]), tuple(sorted(int(colour[b]) for b in adjacency[a]))) for a in range(n)
+        ]
+        ranks = {sig: r for r, sig in enumerate(sorted(set(signatures)))}
+        colour = np.array([ranks[sig] for sig in signatures], dtype=np.int64)
+        if len(ranks) == n_colours:
+            break
+        n_colours = len(ranks)
+    return colour
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Geometry of the net
+
+
+def barycentric_placement(n: int, edges: np.ndarray, images: np.ndarray) -> np.ndarray:
+    """Fractional positions with every atom at the centroid of its neighbours and atom 0 at the origin."""
+    lap = np.zeros((n, n))
+    rhs = np.zeros((n, 3))
+    for (i, j), t in zip(edges.tolist(), images.tolist()):
+        if i == j:
+            continue  # a self-loop pulls an atom equally both ways
+        lap[i, i] += 1
+        lap[j, j] += 1
+        lap[i, j] -= 1
+        lap[j, i] -= 1
+        rhs[i] += t  # sum_j (p_j + t - p_i) = 0  ->  L p = b
+        rhs[j] -= t
+    pos = np.zeros((n, 3))
+    if n > 1:
+        pos[1:] = np.linalg.solve(lap[1:, 1:], rhs[1:])
+    return pos
+
+
+def bond_vectors(pos: np.ndarray, edges: np.ndarray, images: np.ndarray) -> np.ndarray:
+    return pos[edges[:, 1]] + images - pos[edges[:, 0]]
+
+
+def _hermite_basis(vectors: np.ndarray) -> np.ndarray:
+    """Basis (3 rows) of the integer lattice spanned by the rows of ``vectors`` (rank 3), by integer row reduction."""
+    rows = [list(map(int, v)) for v in vectors]
+    basis = []
+    for col in range(3):
+        while True:
+            live = [r for r in rows if r[col] != 0]
+            if len(live) <= 1:
+                break
+            live.sort(key=lambda r: abs(r[col]))
+            pivot = live[0]
+            for r in live[1:]:
+                q = r[col] // pivot[col]
+                for k in range(3):
+                    r[k] -= q * pivot[k]
+        pivot_rows = [r for r in rows if r[col] != 0]
+        if not pivot_rows:
+            raise NotEmbeddableError("low_dimensional", "translation lattice has rank below 3")
+        pivot = pivot_rows[0]
+        rows.remove(pivot)
+        basis.append(pivot)
+    return np.array(basis, dtype=np.int64)
+
+
+def reduce_to_primitive(
+    species: list[str], colour: np.ndarray, edges: np.ndarray, images: np.ndarray, pos: np.ndarray
+) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Factor out translations of the placed net beyond the lattice Z^3.
+
+    Returns species, colours, edges, images and positions of the primitive graph, and the 3x3 matrix whose rows are
+    the primitive basis vectors in the old fractional coordinates.
+    """
+    n = len(species)
+    first = int(np.lexsort((np.arange(n), colour))[0])
+    same = np.flatnonzero(colour == colour[first])
+    keys = _position_keys(pos)
+    lookup = {(colour[a], keys[a]): a for a in range(n)}
+    if len(lookup) < n:
+        return species, colour, edges, images, pos, np.eye(3, dtype=np.int64)  # collisions: cannot decide
+    edge_set = set(_edge_rows(edges, images))
+    translations = []
+    for b in same:
+        if b == first:
+            continue
+        tau = pos[b] - pos[first]
+        moved = _position_keys(pos + tau)
+        perm = [lookup.get((colour[a], moved[a])) for a in range(n)]
+        if any(p is None for p in perm):
+            continue
+        perm = np.array(perm)
+        shift = np.rint(pos + tau - pos[perm]).astype(np.int64)  # image of each moved atom
+        new_edges = np.column_stack([perm[edges[:, 0]], perm[edges[:, 1]]])
+        new_images = images + shift[edges[:, 1]] - shift[edges[:, 0]]
+        e2, t2 = normalise_edges(new_edges, new_images)
+        if set(_edge_rows(e2, t2)) == edge_set:
+            translations.append(tau - np.floor(tau + TOL))
+    if not translations:
+        return species, colour, edges, images, pos, np.eye(3, dtype=np.int64)
+    denominator = n  # the translation group has order dividing n
+    generators = np.vstack([np.eye(3) * denominator, np.array(translations) * denominator])
+    basis = _hermite_basis(np.rint(generators).astype(np.int64)).astype(float) / denominator
+    to_new = np.linalg.inv(basis)
+    new_pos = pos @ to_new
+    new_keys = _position_keys(new_pos)
+    representative: dict[tuple, int] = {}
+    rep_of = np.empty(n, dtype=np.int64)
+    for a in range(n):
+        rep_of[a] = representative.setdefault((colour[a], new_keys[a]), a)
+    keep = np.unique(rep_of)
+    index = {a: k for k, a in enumerate(keep.tolist())}
+    vec = bond_vectors(pos, edges, images) @ to_new
+    i_new = np.array([index[a] for a in rep_of[edges[:, 0]]])
+    j_new = np.array([index[a] for a in rep_of[edges[:, 1]]])
+    kept_pos = new_pos[keep]
+    t_new = np.rint(kept_pos[i_new] + vec - kept_pos[j_new]).astype(np.int64)
+    e2, t2 = normalise_edges(np.column_stack([i_new, j_new]), t_new)
+    return [species[a] for a in keep], colour[keep], e2, t2, kept_pos, basis
+
+
+def _position_keys(pos: np.ndarray) -> list[tuple[int, int, int]]:
+    grid = np.rint(pos * ROUND).astype(np.int64) % int(ROUND)
+    return [tuple(row) for row in grid.tolist()]
+
+
+def _edge_rows(edges: np.ndarray, images: np.ndarray) -> list[tuple[int, ...]]:
+    return [tuple(row) for row in np.column_stack([edges, images]).tolist()]
+
+
+def reduced_candidate_bases(metric: np.ndarray) -> list[np.ndarray]:
+    """All integer bases (rows, in the current coordinates) made of lattice vectors with the reduced cell's lengths.
+
+    The Niggli (Buerger) reduced cell's edge lengths a <= b <= c are unique for a lattice, so the set of unimodular
+    bases whose vectors have exactly these lengths is an invariant of the lattice and its metric; it is finite and
+    contains the Niggli cell and all its images under the lattice's point symmetry. (The Niggli cell itself is not
+    used directly: numerical Niggli reduction breaks ties between equal lengths inconsistently.)
+    """
+    from pymatgen.core.lattice import Lattice
+
+    chol = np.linalg.cholesky(metric)  # rows of chol are basis vectors in an orthonormal frame
+    scale = np.cbrt(abs(np.linalg.det(chol)))
+    lattice = Lattice(chol / scale)
+    niggli = lattice.get_niggli_reduced_lattice(tol=1e-5)
+    to_niggli = np.rint(niggli.matrix @ np.linalg.inv(lattice.matrix)).astype(np.int64)
+    lengths2 = np.sort(np.einsum("ij,ij->i", niggli.matrix, niggli.matrix))
+    coeffs = np.array([c for c in itertools.product((-2, -1, 0, 1, 2), repeat=3) if any(c)], dtype=np.int64)
+    vectors = coeffs @ niggli.matrix
+    norms = np.einsum("ij,ij->i", vectors, vectors)
+    tol = 1e-6 * lengths2.sum()
+    options = [np.flatnonzero(np.abs(norms - lengths2[k]) < tol) for k in range(3)]
+    triples = np.array(
+        [(a, b, c) for a in options[0] for b in options[1] for c in options[2] if a != b and a != c and b != c],
+        dtype=np.int64,
+    ).reshape(-1, 3)
+    matrices = coeffs[triples]  # (k, 3, 3)
+    unimodular = np.abs(np.rint(np.linalg.det(matrices))) == 1 if len(matrices) else np.zeros(0, dtype=bool)
+    bases = [m @ to_niggli for m in matrices[unimodular]]
+    return bases
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The canonical code
+
+
+def _candidate_code(
+    element_rank: np.ndarray,
+    colour: np.ndarray,
+    pos: np.ndarray,
+    vec: np.ndarray,
+    edges: np.ndarray,
+    origin: int,
+    basis: np.ndarray,
+):
+    """Code of one (origin, basis) candidate: atom order, wrapped positions, and relabelled bonds."""
+    to_new = np.linalg.inv(basis)
+    y = (pos - pos[origin]) @ to_new
+    grid = np.rint(y * ROUND).astype(np.int64) % int(ROUND)
+    order = np.lexsort((grid[:, 2], grid[:, 1], grid[:, 0], colour, element_rank))
+    return _code_for_order(order, grid, vec @ to_new, edges) + (_ties(element_rank[order], colour[order], grid[order]),)
+
+
+def _code_for_order(order: np.ndarray, grid: np.ndarray, v: np.ndarray, edges: np.ndarray):
+    """(key, order, edges, images) for atoms listed in ``order`` with wrapped grid positions and bond vectors v."""
+    n = len(order)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(n)
+    wrapped = grid / ROUND
+    t = np.rint(wrapped[edges[:, 0]] + v - wrapped[edges[:, 1]]).astype(np.int64)
+    i, j = rank[edges[:, 0]], rank[edges[:, 1]]
+    # orient i <= j; a self-loop keeps the image whose first non-zero component is positive
+    first_nonzero = np.take_along_axis(t, np.argmax(t != 0, axis=1)[:, None], axis=1)[:, 0]
+    flip = (i > j) | ((i == j) & (first_nonzero < 0))
+    i, j = np.where(flip, j, i), np.where(flip, i, j)
+    t = np.where(flip[:, None], -t, t)
+    digits = np.clip(t, -7, 7) + 8
+    keys = ((i * n + j) * 16 + digits[:, 0]) * 256 + digits[:, 1] * 16 + digits[:, 2]
+    keys = np.unique(keys)
+    e2 = np.column_stack([keys // (16 * 256) // n, keys // (16 * 256) % n])
+    t2 = np.column_stack([(keys // 256) % 16, (keys // 16) % 16, keys % 16]) - 8
+    if np.abs(t).max(initial=0) > 7:
+        t2 = np.full_like(t2, 99)  # marks an overflow; reported by the caller
+    key = (tuple(grid[order].ravel().tolist()), tuple(keys.tolist()))
+    return key, order, e2, t2
+
+
+def _ties(element_rank, colour, grid) -> bool:
+    same = (element_rank[1:] == element_rank[:-1]) & (colour[1:] == colour[:-1]) & (grid[1:] == grid[:-1]).all(1)
+    return bool(same.any())
+
+
+def _leading_candidates(element_rank, colour, pos, origins, bases) -> list[tuple[int, np.ndarray]]:
+    """The (origin, basis) pairs whose sorted wrapped positions are lexicographically smallest.
+
+    All candidates are placed and sorted at once with numpy; only the survivors (usually the net's symmetry
+    images of one another) go on to the full code with bonds.
+    """
+    n = len(colour)
+    inv = np.linalg.inv(np.array(bases, dtype=float))  # (b, 3, 3)
+    rel = pos[None, :, :] - pos[origins][:, None, :]  # (k, n, 3)
+    y = np.einsum("kna,bac->kbnc", rel, inv).reshape(-1, n, 3)
+    grid = np.rint(y * ROUND).astype(np.int64) % int(ROUND)
+    n_cand = grid.shape[0]
+    cand = np.repeat(np.arange(n_cand), n)
+    flat = grid.reshape(-1, 3)
+    order = np.lexsort((flat[:, 2], flat[:, 1], flat[:, 0], np.tile(colour, n_cand), np.tile(element_rank, n_cand), cand))
+    sorted_grid = flat[order].reshape(n_cand, 3 * n)
+    alive = np.arange(n_cand)
+    for col in range(3 * n):
+        values = sorted_grid[alive, col]
+        alive = alive[values == values.min()]
+        if len(alive) == 1:
+            break
+    return [(int(origins[c // len(bases)]), bases[c % len(bases)]) for c in alive]
+
+
+def canonical_graph(graph: SlicesGraph) -> SlicesGraph:
+    """Canonical representative of a 3D net; raises :class:`NotEmbeddableError` for anything else."""
+    problem = embeddability(graph.n_atoms, graph.edges, graph.images)
+    if problem is not None:
+        raise NotEmbeddableError(*problem)
+    species = list(graph.species)
+    edges, images = graph.edges, graph.images
+    colour = wl_colours(species, edges, images)
+    pos = barycentric_placement(len(species), edges, images)
+    species, colour, edges, images, pos, _ = reduce_to_primitive(species, colour, edges, images, pos)
+    vec = bond_vectors(pos, edges, images)
+    metric = np.linalg.inv(vec.T @ vec)
+    bases = reduced_candidate_bases(metric)
+    present = sorted(set(species), key=element_order_key)
+    element_rank = np.array([present.index(s) for s in species], dtype=np.int64)
+    # origins: atoms of the rarest colour class (ties: the smallest colour)
+    values, counts = np.unique(colour, return_counts=True)
+    rare = values[np.lexsort((values, counts))[0]]
+    origins = np.flatnonzero(colour == rare)
+    best = None
+    for origin, basis in _leading_candidates(element_rank, colour, pos, origins, bases):
+        code = _candidate_code(element_rank, colour, pos, vec, edges, origin, basis)
+        if code[4]:
+            code = _break_ties(element_rank, colour, pos, vec, edges, origin, basis)
+        if best is None or code[0] < best[0]:
+            best = code
+    _, order, e2, t2, _ = best
+    if np.abs(t2).max(initial=0) > 1:
+        raise ImageOverflowError(
+            "a bond spans more than one cell even in the reduced basis, so '-'/'o'/'+' cannot label it"
+        )
+    return SlicesGraph(species=tuple(species[a] for a in order), edges=e2, images=t2)
+
+
+def _break_ties(element_rank, colour, pos, vec, edges, origin, basis):
+    """Order atoms that share element, colour and placement by trying every order of each tied group."""
+    to_new = np.linalg.inv(basis)
+    grid = np.rint((pos - pos[origin]) @ to_new * ROUND).astype(np.int64) % int(ROUND)
+    base_order = np.lexsort((grid[:, 2], grid[:, 1], grid[:, 0], colour, element_rank))
+    keys = [(element_rank[a], colour[a], tuple(grid[a])) for a in base_order]
+    groups = [list(g) for _, g in itertools.groupby(range(len(keys)), key=lambda k: keys[k])]
+    tied = [g for g in groups if len(g) > 1]
+    total = 1
+    for g in tied:
+        for k in range(2, len(g) + 1):
+            total *= k
+    if total > MAX_TIE_PERMUTATIONS:
+        raise NotEmbeddableError(
+            "unstable_net",
+            "the equilibrium placement puts several equivalent atoms on one point (an unstable net) and there are "
+            f"too many ({total}) ways to order them",
+        )
+    v = vec @ to_new
+    best = None
+    for choice in itertools.product(*(itertools.permutations(g) for g in tied)):
+        slots = list(range(len(keys)))
+        for g, perm in zip(tied, choice):
+            for slot, src in zip(g, perm):
+                slots[slot] = src
+        code = _code_for_order(base_order[slots], grid, v, edges)
+        if best is None or code[0] < best[0]:
+            best = code + (False,)
+    return best
+
+
+def canonical_form(graph: SlicesGraph) -> SlicesGraph:
+    """Canonical representative of any graph that is a 3D net, possibly with unbonded atoms.
+
+    Unbonded (isolated) atoms, which the reference implementation sometimes writes, carry no geometry; they are
+    listed after the bonded atoms, by element. Everything else must be a connected 3D net.
+    """
+    degree = graph.degree()
+    if graph.n_atoms and (degree == 0).any() and (degree > 0).any():
+        bonded = np.flatnonzero(degree > 0)
+        index = -np.ones(graph.n_atoms, dtype=np.int64)
+        index[bonded] = np.arange(len(bonded))
+        core = SlicesGraph(
+            species=tuple(graph.species[a] for a in bonded), edges=index[graph.edges], images=graph.images
+        )
+        core = canonical_graph(core)
+        loose = sorted((graph.species[a] for a in np.flatnonzero(degree == 0)), key=element_order_key)
+        return SlicesGraph(species=core.species + tuple(loose), edges=core.edges, images=core.images)
+    return canonical_graph(graph)

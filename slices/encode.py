@@ -1,0 +1,102 @@
+"""Crystal -> canonical SLICES string."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from pymatgen.core import Structure
+
+from slices.bonds import find_bonds
+from slices.canonical import canonical_graph
+from slices.errors import NotEmbeddableError, SlicesError, StructureInputError
+from slices.graph import ATOMIC_NUMBER, SlicesGraph, embeddability, normalise_edges
+
+MIN_DISTANCE = 0.5  # angstrom; closer atoms are treated as an error in the input
+MAX_SITES = 500
+
+
+def _validated(structure: object) -> Structure:
+    if not isinstance(structure, Structure):
+        raise StructureInputError(f"expected a pymatgen Structure, got {type(structure).__name__}")
+    if len(structure) == 0:
+        raise StructureInputError("the structure has no atoms")
+    if len(structure) > MAX_SITES:
+        raise StructureInputError(f"{len(structure)} sites exceeds the limit of {MAX_SITES}")
+    if not structure.is_ordered:
+        raise StructureInputError("the structure has partially occupied (disordered) sites; order it first")
+    for site in structure:
+        symbol = site.specie.symbol
+        if symbol not in ATOMIC_NUMBER:
+            raise StructureInputError(f"site species {symbol!r} is not a chemical element")
+    volume = structure.lattice.volume
+    if not np.isfinite(volume) or volume < 1e-3:
+        raise StructureInputError(f"the lattice is degenerate (volume {volume:.3g} A^3)")
+    if len(structure) > 1:
+        dist = structure.distance_matrix
+        np.fill_diagonal(dist, np.inf)
+        if dist.min() < MIN_DISTANCE:
+            i, j = np.unravel_index(np.argmin(dist), dist.shape)
+            raise StructureInputError(
+                f"atoms {i} and {j} are {dist.min():.3f} A apart (less than {MIN_DISTANCE} A): overlapping sites"
+            )
+    return structure
+
+
+def primitive(structure: Structure) -> Structure:
+    """The primitive cell, with the input's own atomic positions (no symmetrisation, which could move atoms
+    across a bonding threshold); the canonical form also removes any translation symmetry this misses."""
+    try:
+        prim = structure.get_primitive_structure(tolerance=0.01, use_site_props=False)
+    except Exception:
+        return structure
+    return prim if len(prim) <= len(structure) else structure
+
+
+def structure_graph(structure: Structure, bonds: str = "econ", reduce: bool = True) -> SlicesGraph:
+    """Bond graph of ``structure`` (in its primitive cell when ``reduce``), not yet canonical."""
+    structure = _validated(structure)
+    if reduce:
+        structure = primitive(structure)
+    edges, images = find_bonds(structure, bonds)
+    edges, images = normalise_edges(edges, images)
+    species = tuple(site.specie.symbol for site in structure)
+    return SlicesGraph(species=species, edges=edges, images=images)
+
+
+def encode(structure: Structure, bonds: str = "econ") -> str:
+    """Canonical SLICES string of a crystal.
+
+    The same crystal gives the same string whatever its cell, origin, orientation or atom order. Raises
+    :class:`~slices.errors.StructureInputError` for unusable input, :class:`~slices.errors.NotEmbeddableError`
+    (with a ``reason``) when the bonded network is not a 3D framework.
+    """
+    graph = structure_graph(structure, bonds)
+    return canonical_graph(graph).to_string()
+
+
+@dataclass(frozen=True)
+class Encodability:
+    """Outcome of :func:`check`: ``ok`` and, when not ok, a reason code and a sentence."""
+
+    ok: bool
+    reason: str | None = None
+    message: str = ""
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def check(structure: Structure, bonds: str = "econ") -> Encodability:
+    """Report whether ``structure`` can be encoded, without raising."""
+    try:
+        graph = structure_graph(structure, bonds)
+        problem = embeddability(graph.n_atoms, graph.edges, graph.images)
+        if problem is not None:
+            return Encodability(False, *problem)
+        canonical_graph(graph)
+    except NotEmbeddableError as exc:
+        return Encodability(False, exc.reason, str(exc))
+    except SlicesError as exc:
+        return Encodability(False, type(exc).__name__, str(exc))
+    return Encodability(True)
