@@ -17,7 +17,7 @@ from slices.errors import (
     UnknownElementError,
 )
 from slices.graph import SlicesGraph, parse
-from slices.canonical import canonical_form
+from slices.canonicalize import canonical_form
 from slices.encode import Encodability, check, encode, structure_graph
 from slices.decode import decode
 

@@ -8,7 +8,7 @@ import numpy as np
 from pymatgen.core import Structure
 
 from slices.bonds import find_bonds
-from slices.canonical import canonical_graph
+from slices.canonicalize import canonical_graph
 from slices.errors import NotEmbeddableError, SlicesError, StructureInputError
 from slices.graph import ATOMIC_NUMBER, SlicesGraph, embeddability, normalise_edges
 

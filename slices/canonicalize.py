@@ -34,7 +34,11 @@ import numpy as np
 from slices.errors import ImageOverflowError, NotEmbeddableError
 from slices.graph import ELEMENTS, SlicesGraph, embeddability, format_slices, normalise_edges
 
-ROUND = 1e6  # positions are compared on a grid of 1e-6 (fractional units); placements are rational numbers
+# Positions are compared on a grid of 2**-20 (fractional units). Placements are rational numbers p/q: those with q a
+# power of two up to 2**20 fall exactly on grid points, and a rational lies exactly on a rounding boundary (odd/2**21)
+# only if 2**21 divides q. (A decimal grid fails here: 13/128 sits on a boundary of a 1e-6 grid, and float noise then
+# decides the side.) Any other rational with q below ~1e5 is at least 5e-12 from every boundary.
+ROUND = float(2**20)
 TOL = 1e-6
 MAX_TIE_PERMUTATIONS = 720
 
@@ -150,27 +154,35 @@ def reduce_to_primitive(
     n = len(species)
     first = int(np.lexsort((np.arange(n), colour))[0])
     same = np.flatnonzero(colour == colour[first])
+    # an atom is identified by its position and a refinement of its colour by the bond vectors around it; atoms an
+    # unstable net places on one point with identical surroundings are matched by trying their orderings
+    local = _local_signatures(colour, edges, bond_vectors(pos, edges, images))
     keys = _position_keys(pos)
-    lookup = {(colour[a], keys[a]): a for a in range(n)}
-    if len(lookup) < n:
-        return species, colour, edges, images, pos, np.eye(3, dtype=np.int64)  # collisions: cannot decide
+    atoms_at: dict[tuple, list[int]] = {}
+    for a in range(n):
+        atoms_at.setdefault((local[a], keys[a]), []).append(a)
     edge_set = set(_edge_rows(edges, images))
+    parent = list(range(n))
+
+    def root(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
     translations = []
     for b in same:
         if b == first:
             continue
         tau = pos[b] - pos[first]
-        moved = _position_keys(pos + tau)
-        perm = [lookup.get((colour[a], moved[a])) for a in range(n)]
-        if any(p is None for p in perm):
+        perm = _translation_permutation(pos, tau, local, atoms_at, edges, images, edge_set)
+        if perm is None:
             continue
-        perm = np.array(perm)
-        shift = np.rint(pos + tau - pos[perm]).astype(np.int64)  # image of each moved atom
-        new_edges = np.column_stack([perm[edges[:, 0]], perm[edges[:, 1]]])
-        new_images = images + shift[edges[:, 1]] - shift[edges[:, 0]]
-        e2, t2 = normalise_edges(new_edges, new_images)
-        if set(_edge_rows(e2, t2)) == edge_set:
-            translations.append(tau - np.floor(tau + TOL))
+        translations.append(tau - np.floor(tau + TOL))
+        for a in range(n):
+            ra, rb = root(a), root(int(perm[a]))
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
     if not translations:
         return species, colour, edges, images, pos, np.eye(3, dtype=np.int64)
     denominator = n  # the translation group has order dividing n
@@ -178,11 +190,7 @@ def reduce_to_primitive(
     basis = _hermite_basis(np.rint(generators).astype(np.int64)).astype(float) / denominator
     to_new = np.linalg.inv(basis)
     new_pos = pos @ to_new
-    new_keys = _position_keys(new_pos)
-    representative: dict[tuple, int] = {}
-    rep_of = np.empty(n, dtype=np.int64)
-    for a in range(n):
-        rep_of[a] = representative.setdefault((colour[a], new_keys[a]), a)
+    rep_of = np.array([root(a) for a in range(n)], dtype=np.int64)
     keep = np.unique(rep_of)
     index = {a: k for k, a in enumerate(keep.tolist())}
     vec = bond_vectors(pos, edges, images) @ to_new
@@ -192,6 +200,103 @@ def reduce_to_primitive(
     t_new = np.rint(kept_pos[i_new] + vec - kept_pos[j_new]).astype(np.int64)
     e2, t2 = normalise_edges(np.column_stack([i_new, j_new]), t_new)
     return [species[a] for a in keep], colour[keep], e2, t2, kept_pos, basis
+
+
+MAX_SEARCH_NODES = 5000
+
+
+def _translation_permutation(pos, tau, local, atoms_at, edges, images, edge_set) -> np.ndarray | None:
+    """The atom permutation by which translation ``tau`` maps the net onto itself, or ``None`` if it does not.
+
+    A translation keeps bond vectors and refined colours, so the image of one atom fixes the images of its
+    neighbours; the map is grown outward along bonds. Where an unstable net gives an atom several neighbours with
+    the same bond vector and surroundings, the choice is made by depth-first search with this propagation.
+    """
+    n = len(pos)
+    moved = _position_keys(pos + tau)
+    candidates = []
+    for a in range(n):
+        targets = atoms_at.get((local[a], moved[a]))
+        if targets is None:
+            return None
+        candidates.append(targets)
+    vec_keys = [tuple(v) for v in np.rint(bond_vectors(pos, edges, images) * ROUND).astype(np.int64).tolist()]
+    around: list[dict[tuple, list[int]]] = [{} for _ in range(n)]
+    for (i, j), v in zip(edges.tolist(), vec_keys):
+        around[i].setdefault((local[j], v), []).append(j)
+        around[j].setdefault((local[i], tuple(-x for x in v)), []).append(i)
+
+    def propagate(perm: list[int], used: set[int], queue: list[int]) -> bool:
+        while queue:
+            a = queue.pop()
+            for key, sources in around[a].items():
+                targets = around[perm[a]].get(key)
+                if targets is None or len(targets) != len(sources):
+                    return False
+                if len(sources) == 1:
+                    src, dst = sources[0], targets[0]
+                    if perm[src] < 0:
+                        if dst in used or dst not in candidates[src]:
+                            return False
+                        perm[src] = dst
+                        used.add(dst)
+                        queue.append(src)
+                    elif perm[src] != dst:
+                        return False
+                elif any(perm[src] >= 0 and perm[src] not in targets for src in sources):
+                    return False
+        return True
+
+    budget = [MAX_SEARCH_NODES]
+
+    def search(perm: list[int], used: set[int]) -> list[int] | None:
+        budget[0] -= 1
+        if budget[0] < 0:
+            return None
+        open_atoms = [a for a in range(n) if perm[a] < 0]
+        if not open_atoms:
+            return perm
+        a = min(open_atoms, key=lambda x: len(candidates[x]))
+        for t in candidates[a]:
+            if t in used:
+                continue
+            trial, trial_used = perm.copy(), used | {t}
+            trial[a] = t
+            if propagate(trial, trial_used, [a]):
+                found = search(trial, trial_used)
+                if found is not None:
+                    return found
+        return None
+
+    start = [-1] * n
+    found = search(start, set())
+    if found is None:
+        return None
+    perm = np.array(found, dtype=np.int64)
+    shift = np.rint(pos + tau - pos[perm]).astype(np.int64)  # image of each moved atom
+    new_edges = np.column_stack([perm[edges[:, 0]], perm[edges[:, 1]]])
+    e2, t2 = normalise_edges(new_edges, images + shift[edges[:, 1]] - shift[edges[:, 0]])
+    return perm if set(_edge_rows(e2, t2)) == edge_set else None
+
+
+def _local_signatures(colour: np.ndarray, edges: np.ndarray, vec: np.ndarray) -> list[int]:
+    """Colour refinement that also sees bond vectors: atoms get equal labels only if their surroundings match
+    bond by bond, to any depth. Translation-invariant, so a lattice translation preserves it."""
+    grid = [tuple(v) for v in np.rint(vec * ROUND).astype(np.int64).tolist()]
+    label = [int(c) for c in colour]
+    n_labels = len(set(label))
+    for _ in range(len(label)):
+        around: list[list[tuple]] = [[] for _ in label]
+        for (i, j), v in zip(edges.tolist(), grid):
+            around[i].append((label[j], v))
+            around[j].append((label[i], tuple(-x for x in v)))
+        signatures = [(label[a], tuple(sorted(around[a]))) for a in range(len(label))]
+        ranks = {sig: r for r, sig in enumerate(sorted(set(signatures)))}
+        label = [ranks[sig] for sig in signatures]
+        if len(ranks) == n_labels:
+            break
+        n_labels = len(ranks)
+    return label
 
 
 def _position_keys(pos: np.ndarray) -> list[tuple[int, int, int]]:
@@ -347,8 +452,11 @@ def _break_ties(element_rank, colour, pos, vec, edges, origin, basis):
     """Order atoms that share element, colour and placement by trying every order of each tied group."""
     to_new = np.linalg.inv(basis)
     grid = np.rint((pos - pos[origin]) @ to_new * ROUND).astype(np.int64) % int(ROUND)
-    base_order = np.lexsort((grid[:, 2], grid[:, 1], grid[:, 0], colour, element_rank))
-    keys = [(element_rank[a], colour[a], tuple(grid[a])) for a in base_order]
+    v = vec @ to_new
+    # refine by the bond vectors around each atom, expressed in this candidate's basis (so still canonical)
+    local = np.array(_local_signatures(colour, edges, v), dtype=np.int64)
+    base_order = np.lexsort((local, grid[:, 2], grid[:, 1], grid[:, 0], colour, element_rank))
+    keys = [(element_rank[a], colour[a], tuple(grid[a]), local[a]) for a in base_order]
     groups = [list(g) for _, g in itertools.groupby(range(len(keys)), key=lambda k: keys[k])]
     tied = [g for g in groups if len(g) > 1]
     total = 1
@@ -361,7 +469,6 @@ def _break_ties(element_rank, colour, pos, vec, edges, origin, basis):
             "the equilibrium placement puts several equivalent atoms on one point (an unstable net) and there are "
             f"too many ({total}) ways to order them",
         )
-    v = vec @ to_new
     best = None
     for choice in itertools.product(*(itertools.permutations(g) for g in tied)):
         slots = list(range(len(keys)))
