@@ -1,8 +1,97 @@
-"""String -> crystal: parse, reconstruct through `relax`, and check the topology survived. (Being written.)"""
+"""String -> crystal: parse, check the graph is a 3D net, reconstruct through :mod:`relax`, check the topology.
+
+:func:`decode` returns the relaxed structure or raises :class:`~slices.errors.DecodeError` with the failing stage's
+reason code; :func:`decode_report` never raises for a failed reconstruction and says what happened.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 
-def decode(string: str, **kwargs):
-    """Rebuild the crystal a SLICES string describes."""
-    raise NotImplementedError("slices.decode is being written (issue 3)")
+from slices.errors import DecodeError, NotEmbeddableError, SlicesError
+from slices.graph import SlicesGraph, parse
+
+
+@dataclass
+class DecodeResult:
+    """What :func:`decode_report` found: the structure (or None), the status reason code, the potential's energy
+    per atom, per-stage seconds, and ``topology_ok``: whether re-encoding the result gives the same canonical
+    string (None when there is no structure to check)."""
+
+    string: str
+    structure: object | None
+    status: str
+    message: str = ""
+    energy_per_atom: float | None = None
+    timings: dict = field(default_factory=dict)
+    topology_ok: bool | None = None
+    stage_structures: dict = field(default_factory=dict)
+    stage_status: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def _graph(string: str) -> SlicesGraph:
+    graph = parse(string)
+    try:
+        graph.check_embeddable()
+    except NotEmbeddableError as exc:
+        raise DecodeError("not_embeddable", f"the string does not describe a 3D crystal ({exc.reason}): {exc}") from exc
+    return graph
+
+
+def _reconstruct(graph: SlicesGraph, **kwargs):
+    from relax import reconstruct
+
+    return reconstruct(graph.species, graph.edges, graph.images, **kwargs)
+
+
+def decode(string: str, **kwargs) -> "Structure":  # noqa: F821 - pymatgen Structure
+    """Rebuild the crystal a SLICES string describes (keywords go to :func:`relax.reconstruct`).
+
+    Raises :class:`~slices.errors.ParseError` for a malformed string and :class:`DecodeError` (``reason`` one of
+    the reconstruction codes, e.g. ``not_embeddable``, ``placement_failed``, ``potential_failed``, ``timeout``)
+    when no crystal comes out.
+    """
+    result = _reconstruct(_graph(string), **kwargs)
+    if result.status != "ok" or result.structure is None:
+        raise DecodeError(result.status, f"decoding failed: {result.message or result.status}")
+    return result.structure
+
+
+def topology_matches(string: str, structure) -> bool:
+    """Whether ``structure`` re-encodes to the same canonical string as ``string``."""
+    from slices import canonical, encode
+
+    try:
+        return encode(structure) == canonical(string)
+    except SlicesError:
+        return False
+
+
+def decode_report(string: str, *, check_topology: bool = True, **kwargs) -> DecodeResult:
+    """Decode and report: status, structure, energy, stage timings and whether the bond topology survived.
+
+    A malformed string still raises :class:`~slices.errors.ParseError`; everything after parsing (including a
+    graph that is not a 3D net) is reported through ``status`` instead of an exception.
+    """
+    try:
+        graph = _graph(string)
+    except DecodeError as exc:
+        return DecodeResult(string=string, structure=None, status=exc.reason, message=str(exc))
+    result = _reconstruct(graph, **kwargs)
+    report = DecodeResult(
+        string=string,
+        structure=result.structure,
+        status=result.status,
+        message=result.message,
+        energy_per_atom=result.energy_per_atom,
+        timings=dict(result.stage_times),
+        stage_structures=dict(result.stage_structures),
+        stage_status=dict(result.stage_status),
+    )
+    if check_topology and result.structure is not None:
+        report.topology_ok = topology_matches(string, result.structure)
+    return report

@@ -13,6 +13,7 @@ versions of the reference implementation put in front.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -146,12 +147,35 @@ def embeddability(n_atoms: int, edges: np.ndarray, images: np.ndarray) -> tuple[
         return "isolated_atom", f"atom {int(np.flatnonzero(deg == 0)[0])} has no bonds"
     # spanning tree by union-find, tracking each atom's offset from its root
     _, rank, n_components = cycle_images(n_atoms, edges, images)
+    kinds = {0: "0D (molecules or clusters)", 1: "1D (chains)", 2: "2D (layers)"}
     if n_components > 1:
-        return "disconnected", f"the bond graph falls into {n_components} separate pieces"
+        ranks = component_ranks(n_atoms, edges, images)
+        if max(ranks) < 3:
+            return (
+                "low_dimensional",
+                f"the bonded network is {kinds[max(ranks)]}: {n_components} separate pieces per cell, none a 3D framework",
+            )
+        return "disconnected", f"the bond graph falls into {n_components} separate pieces per cell"
     if rank < 3:
-        kind = {0: "0D (a molecule or cluster)", 1: "1D (chains)", 2: "2D (layers)"}[rank]
-        return "low_dimensional", f"the bonded network is {kind}, not a 3D framework"
+        return "low_dimensional", f"the bonded network is {kinds[rank]}, not a 3D framework"
     return None
+
+
+def component_ranks(n_atoms: int, edges: np.ndarray, images: np.ndarray) -> list[int]:
+    """Periodic dimensionality (0-3) of each connected piece of the quotient graph."""
+    import networkx as nx
+
+    g = nx.Graph()
+    g.add_nodes_from(range(n_atoms))
+    g.add_edges_from(np.asarray(edges).tolist())
+    ranks = []
+    for piece in nx.connected_components(g):
+        members = sorted(piece)
+        index = {a: k for k, a in enumerate(members)}
+        mask = np.isin(edges[:, 0], members)
+        sub_edges = np.array([[index[i], index[j]] for i, j in edges[mask].tolist()], dtype=np.int64).reshape(-1, 2)
+        ranks.append(cycle_images(len(members), sub_edges, images[mask])[1])
+    return ranks
 
 
 def cycle_images(n_atoms: int, edges: np.ndarray, images: np.ndarray) -> tuple[np.ndarray, int, int]:
@@ -204,8 +228,9 @@ def _is_int(token: str) -> bool:
     return token.isdigit()
 
 
+@lru_cache(maxsize=256)
 def _looks_like_space_group(token: str) -> bool:
-    if token in ATOMIC_NUMBER or _is_int(token):
+    if token in ATOMIC_NUMBER or _is_int(token) or len(token) > 12:
         return False
     try:
         from pymatgen.symmetry.groups import SpaceGroup

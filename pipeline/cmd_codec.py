@@ -1,0 +1,114 @@
+"""``slices encode``, ``slices canonical`` and ``slices decode``: the codec from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    enc = subparsers.add_parser(
+        "encode",
+        help="crystal files -> canonical SLICES strings",
+        description="Read crystal structures (CIF, POSCAR, or anything pymatgen reads) and print one canonical SLICES "
+        "string per structure. A file that cannot be encoded prints an error line on stderr and the command "
+        "goes on; the exit status is 1 if any failed.",
+    )
+    enc.add_argument("files", nargs="+", type=Path, help="structure files")
+    enc.add_argument("--bonds", choices=("econ", "crystalnn"), default="econ", help="bond finder (default: econ)")
+    enc.add_argument("--with-name", action="store_true", help="prefix each line with the file name and a tab")
+    enc.set_defaults(handler=_encode)
+
+    can = subparsers.add_parser(
+        "canonical",
+        help="SLICES strings -> canonical form",
+        description="Print the canonical form of each SLICES string (give them quoted, or '-' to read one per line "
+        "from standard input).",
+    )
+    can.add_argument("strings", nargs="+", help="SLICES strings, or '-' for standard input")
+    can.set_defaults(handler=_canonical)
+
+    dec = subparsers.add_parser(
+        "decode",
+        help="SLICES strings -> relaxed crystals (CIF)",
+        description="Rebuild the crystal of each SLICES string (placement, GFN-FF, universal potential) and write "
+        "it as CIF: to --out DIR as crystal_<k>.cif, or to standard output.",
+    )
+    dec.add_argument("strings", nargs="+", help="SLICES strings, or '-' for standard input")
+    dec.add_argument("--out", type=Path, help="folder for the CIF files (default: print to stdout)")
+    dec.add_argument("--model", default=None, help="potential name or folder (default: the project's default)")
+    dec.set_defaults(handler=_decode)
+
+
+def _strings(values: list[str]) -> list[str]:
+    if values == ["-"]:
+        return [line.strip() for line in sys.stdin if line.strip()]
+    return values
+
+
+def _encode(args: argparse.Namespace) -> int:
+    import warnings
+
+    from pymatgen.core import Structure
+
+    import slices
+
+    failed = 0
+    for path in args.files:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                structure = Structure.from_file(path)
+        except FileNotFoundError:
+            print(f"{path}: error: no such file", file=sys.stderr)
+            failed += 1
+            continue
+        except Exception as exc:  # pymatgen raises many kinds for unreadable files
+            print(f"{path}: error: pymatgen could not read it as a crystal ({type(exc).__name__}: {exc})", file=sys.stderr)
+            failed += 1
+            continue
+        try:
+            string = slices.encode(structure, bonds=args.bonds)
+        except slices.SlicesError as exc:
+            print(f"{path}: error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"{path}\t{string}" if args.with_name else string)
+    return 1 if failed else 0
+
+
+def _canonical(args: argparse.Namespace) -> int:
+    import slices
+
+    failed = 0
+    for string in _strings(args.strings):
+        try:
+            print(slices.canonical(string))
+        except slices.SlicesError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed += 1
+    return 1 if failed else 0
+
+
+def _decode(args: argparse.Namespace) -> int:
+    import slices
+
+    kwargs = {"potential": args.model} if args.model else {}
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for k, string in enumerate(_strings(args.strings)):
+        try:
+            structure = slices.decode(string, **kwargs)
+        except slices.SlicesError as exc:
+            print(f"string {k}: error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        if args.out:
+            path = args.out / f"crystal_{k}.cif"
+            structure.to(filename=str(path))
+            print(f"{path}\t{structure.composition.reduced_formula}")
+        else:
+            print(structure.to(fmt="cif"))
+    return 1 if failed else 0
