@@ -62,9 +62,14 @@ def crystalnn_bonds(structure: Structure) -> tuple[np.ndarray, np.ndarray]:
     """Bonds from pymatgen's CrystalNN (slower; for comparison and for users who prefer it)."""
     from pymatgen.analysis.local_env import CrystalNN
 
+    import warnings
+
     finder = CrystalNN()
     edges, images = [], []
-    for i, infos in enumerate(finder.get_all_nn_info(structure)):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # CrystalNN warns about missing oxidation states on every site
+        all_info = finder.get_all_nn_info(structure)
+    for i, infos in enumerate(all_info):
         for info in infos:
             edges.append((i, info["site_index"]))
             images.append(tuple(int(round(x)) for x in info["image"]))

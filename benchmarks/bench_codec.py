@@ -1,0 +1,165 @@
+"""Codec benchmark: encode throughput, encodable fraction, invariance, agreement with the reference strings.
+
+    python benchmarks/bench_codec.py [--data ../shared/data] [--n 1000] [--repeats 3]
+
+Prints a table and writes benchmarks/results/codec.json. Run with OMP_NUM_THREADS=1 for one-core numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+import warnings
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pymatgen.core import Structure
+from tqdm import tqdm
+
+import slices
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_DATA = HERE.parents[1] / "shared" / "data"
+
+
+def load_structures(path: Path, n: int) -> tuple[pd.DataFrame, list[Structure]]:
+    table = pd.read_csv(path).head(n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        structures = [Structure.from_str(cif, fmt="cif") for cif in table.cif]
+    return table, structures
+
+
+def disguise(structure: Structure, rng: np.random.Generator) -> Structure:
+    """Random rotation + translation + supercell + atom permutation of the same crystal."""
+    q, r = np.linalg.qr(rng.normal(size=(3, 3)))
+    q *= np.sign(np.diag(r))
+    s = Structure(structure.lattice.matrix @ q.T, structure.species, structure.frac_coords)
+    s.translate_sites(list(range(len(s))), rng.random(3), frac_coords=True, to_unit_cell=True)
+    cells = ([2, 1, 1], [1, 2, 1], [[1, 1, 0], [0, 1, 0], [0, 0, 2]], [[1, 0, 0], [1, 1, 0], [0, 1, 2]])
+    s.make_supercell(cells[rng.integers(len(cells))])
+    order = rng.permutation(len(s))
+    return Structure(s.lattice, [s.species[i] for i in order], s.frac_coords[order])
+
+
+def encode_all(structures: list[Structure]) -> tuple[list[str | None], Counter, float]:
+    strings, reasons = [], Counter()
+    start = time.perf_counter()
+    for s in structures:
+        try:
+            strings.append(slices.encode(s))
+            reasons["ok"] += 1
+        except slices.NotEmbeddableError as exc:
+            strings.append(None)
+            reasons[exc.reason] += 1
+        except slices.SlicesError as exc:
+            strings.append(None)
+            reasons[type(exc).__name__] += 1
+    return strings, reasons, time.perf_counter() - start
+
+
+def reference_agreement(data: Path) -> dict:
+    """Match reference strings to MP-20 rows by (formation energy, band gap) and compare canonical forms."""
+    ref = pd.read_csv(data / "slices_reference" / "mp20_nonmetal_slices_1432.csv.gz")
+    pool = pd.concat([pd.read_csv(data / "mp20" / f) for f in ("train_pool.csv.gz", "dev_1000.csv.gz")])
+    pool = pool.dropna(subset=["band_gap"])
+    key = lambda e, g: (round(float(e), 6), round(float(g), 4))  # noqa: E731
+    by_key: dict = {}
+    for cif, e, g in zip(pool.cif, pool.formation_energy_per_atom, pool.band_gap):
+        by_key.setdefault(key(e, g), []).append(cif)
+    counts = Counter()
+    for string, e, g in zip(ref.SLICES, ref.eform, ref.bandgap):
+        cifs = by_key.get(key(e, g))
+        if not cifs or len(cifs) > 1:
+            continue
+        counts["matched"] += 1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            structure = Structure.from_str(cifs[0], fmt="cif")
+        try:
+            ours = slices.encode(structure)
+            theirs = slices.canonical(string)
+        except slices.SlicesError:
+            counts["not_comparable"] += 1
+            continue
+        same_formula = sorted(slices.parse(ours).species) == sorted(slices.parse(theirs).species)
+        counts["same_composition_and_cell"] += same_formula
+        counts["identical_canonical_econ"] += ours == theirs
+        try:
+            counts["identical_canonical_crystalnn"] += slices.encode(structure, bonds="crystalnn") == theirs
+        except slices.SlicesError:
+            pass
+    return dict(counts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    table, structures = load_structures(args.data / "mp20" / "dev_1000.csv.gz", args.n)
+    slices.encode(structures[0])  # warm caches (element tables)
+    rates, strings, reasons = [], None, None
+    for _ in tqdm(range(args.repeats), desc="encode passes"):
+        strings, reasons, seconds = encode_all(structures)
+        rates.append(len(structures) / seconds)
+    dim3 = table.slices_dim.values == 3
+    ok = np.array([s is not None for s in strings])
+
+    rng = np.random.default_rng(args.seed)
+    invariant, tried = 0, 0
+    for structure, string in tqdm(list(zip(structures, strings)), desc="invariance"):
+        if string is None:
+            continue
+        tried += 1
+        invariant += slices.encode(disguise(structure, rng)) == string
+    idempotent = sum(slices.canonical(s) == s for s in strings if s is not None)
+
+    agreement = reference_agreement(args.data)
+    result = {
+        "dataset": "mp20/dev_1000",
+        "n_structures": len(structures),
+        "threads": os.environ.get("OMP_NUM_THREADS", "unset"),
+        "machine": platform.processor() or platform.machine(),
+        "encode_structures_per_second_median": float(np.median(rates)),
+        "encode_structures_per_second_runs": [float(r) for r in rates],
+        "encodable_fraction_all": float(ok.mean()),
+        "encodable_fraction_slices_dim3": float(ok[dim3].mean()),
+        "n_slices_dim3": int(dim3.sum()),
+        "failure_reasons": dict(reasons),
+        "invariance_fraction": invariant / tried,
+        "invariance_tried": tried,
+        "canonical_idempotent_fraction": idempotent / tried,
+        "reference_agreement": agreement,
+    }
+    out = HERE / "results" / "codec.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    rows = [
+        ("encode throughput (structures/s, median)", f"{result['encode_structures_per_second_median']:.1f}"),
+        ("encodable, all rows", f"{result['encodable_fraction_all']:.3f}"),
+        ("encodable, slices_dim == 3 rows", f"{result['encodable_fraction_slices_dim3']:.3f}"),
+        ("invariance (rot+trans+perm+supercell)", f"{result['invariance_fraction']:.4f} of {tried}"),
+        ("canonical idempotent", f"{result['canonical_idempotent_fraction']:.4f}"),
+        ("reference strings matched to MP-20 rows", str(agreement.get("matched", 0))),
+        ("  same composition and cell", str(agreement.get("same_composition_and_cell", 0))),
+        ("  identical canonical string, our econ bonds", str(agreement.get("identical_canonical_econ", 0))),
+        ("  identical canonical string, our crystalnn bonds", str(agreement.get("identical_canonical_crystalnn", 0))),
+    ]
+    width = max(len(r[0]) for r in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    print(f"failure reasons: {dict(reasons)}")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
