@@ -343,23 +343,6 @@ def reduced_candidate_bases(metric: np.ndarray) -> list[np.ndarray]:
 # The canonical code
 
 
-def _candidate_code(
-    element_rank: np.ndarray,
-    colour: np.ndarray,
-    pos: np.ndarray,
-    vec: np.ndarray,
-    edges: np.ndarray,
-    origin: int,
-    basis: np.ndarray,
-):
-    """Code of one (origin, basis) candidate: atom order, wrapped positions, and relabelled bonds."""
-    to_new = np.linalg.inv(basis)
-    y = (pos - pos[origin]) @ to_new
-    grid = np.rint(y * ROUND).astype(np.int64) % int(ROUND)
-    order = np.lexsort((grid[:, 2], grid[:, 1], grid[:, 0], colour, element_rank))
-    return _code_for_order(order, grid, vec @ to_new, edges) + (_ties(element_rank[order], colour[order], grid[order]),)
-
-
 def _code_for_order(order: np.ndarray, grid: np.ndarray, v: np.ndarray, edges: np.ndarray):
     """(key, order, edges, images) for atoms listed in ``order`` with wrapped grid positions and bond vectors v."""
     n = len(order)
@@ -433,19 +416,65 @@ def canonical_graph(graph: SlicesGraph) -> SlicesGraph:
     values, counts = np.unique(colour, return_counts=True)
     rare = values[np.lexsort((values, counts))[0]]
     origins = np.flatnonzero(colour == rare)
-    best = None
-    for origin, basis in _leading_candidates(element_rank, colour, pos, origins, bases):
-        code = _candidate_code(element_rank, colour, pos, vec, edges, origin, basis)
-        if code[4]:
+    survivors = _leading_candidates(element_rank, colour, pos, origins, bases)
+    best = _best_by_bonds(element_rank, colour, pos, vec, edges, survivors)
+    if best is None:  # atoms tied on position: try their orders
+        for origin, basis in survivors:
             code = _break_ties(element_rank, colour, pos, vec, edges, origin, basis)
-        if best is None or code[0] < best[0]:
-            best = code
+            if best is None or code[0] < best[0]:
+                best = code
     _, order, e2, t2, _ = best
     if np.abs(t2).max(initial=0) > 1:
         raise ImageOverflowError(
             "a bond spans more than one cell even in the reduced basis, so '-'/'o'/'+' cannot label it"
         )
     return SlicesGraph(species=tuple(species[a] for a in order), edges=e2, images=t2)
+
+
+def _best_by_bonds(element_rank, colour, pos, vec, edges, survivors):
+    """Among candidates tied on positions, the one whose bond list is smallest; all scored at once with numpy.
+
+    Returns ``None`` when atoms share element, colour and position (an unstable net), which needs
+    :func:`_break_ties`.
+    """
+    n, n_cand = len(colour), len(survivors)
+    origins = np.array([o for o, _ in survivors])
+    inv = np.linalg.inv(np.array([b for _, b in survivors], dtype=float))  # (s, 3, 3)
+    y = np.einsum("sna,sab->snb", pos[None, :, :] - pos[origins][:, None, :], inv)
+    grid = np.rint(y * ROUND).astype(np.int64) % int(ROUND)
+    flat = grid.reshape(-1, 3)
+    cand = np.repeat(np.arange(n_cand), n)
+    order = np.lexsort((flat[:, 2], flat[:, 1], flat[:, 0], np.tile(colour, n_cand), np.tile(element_rank, n_cand), cand))
+    order = order.reshape(n_cand, n) - np.arange(n_cand)[:, None] * n
+    if _ties(element_rank[order[0]], colour[order[0]], grid[0][order[0]]):
+        return None
+    rows = np.arange(n_cand)[:, None]
+    rank = np.empty_like(order)
+    rank[rows, order] = np.arange(n)
+    wrapped = grid / ROUND
+    v = np.einsum("ma,sab->smb", vec, inv)
+    t = np.rint(wrapped[:, edges[:, 0]] + v - wrapped[:, edges[:, 1]]).astype(np.int64)  # (s, m, 3)
+    i, j = rank[:, edges[:, 0]], rank[:, edges[:, 1]]
+    first_nonzero = np.take_along_axis(t, np.argmax(t != 0, axis=2)[..., None], axis=2)[..., 0]
+    flip = (i > j) | ((i == j) & (first_nonzero < 0))
+    i, j = np.where(flip, j, i), np.where(flip, i, j)
+    t = np.where(flip[..., None], -t, t)
+    digits = np.clip(t, -7, 7) + 8
+    keys = ((i * n + j) * 16 + digits[..., 0]) * 256 + digits[..., 1] * 16 + digits[..., 2]
+    keys.sort(axis=1)
+    alive = np.arange(n_cand)
+    for col in range(keys.shape[1]):
+        values = keys[alive, col]
+        alive = alive[values == values.min()]
+        if len(alive) == 1:
+            break
+    k = int(alive[0])
+    best = keys[k]
+    e2 = np.column_stack([best // (16 * 256) // n, best // (16 * 256) % n])
+    t2 = np.column_stack([(best // 256) % 16, (best // 16) % 16, best % 16]) - 8
+    if np.abs(t[k]).max(initial=0) > 7:
+        t2 = np.full_like(t2, 99)  # marks an overflow; reported by the caller
+    return None, order[k], e2, t2, False
 
 
 def _break_ties(element_rank, colour, pos, vec, edges, origin, basis):
