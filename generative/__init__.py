@@ -1,0 +1,28 @@
+"""Generative model for SLICES strings: tokenizer, a compact transformer, training and grammar-aware sampling.
+
+Public face: :func:`sample`, :func:`train`, :func:`load_model`, :class:`GenerativeError`. Torch is imported only
+when a function is first called, so importing this package (e.g. for ``slices --help``) stays fast.
+"""
+
+from __future__ import annotations
+
+from generative.errors import GenerativeError
+from generative.train import train  # light: torch is imported when training starts
+
+__all__ = ["sample", "train", "load_model", "GenerativeError"]
+
+
+def sample(n, band_gap=None, formation_energy=None, temperature=1.0, top_k=None, top_p=None, seed=0, model=None,
+           **kwargs) -> list[str]:
+    """Sample ``n`` valid SLICES strings; see :func:`generative.sampling.sample`."""
+    from generative.sampling import sample as _sample
+
+    return _sample(n, band_gap=band_gap, formation_energy=formation_energy, temperature=temperature, top_k=top_k,
+                   top_p=top_p, seed=seed, model=model, **kwargs)
+
+
+def load_model(path=None):
+    """Load a checkpoint (default: the shipped model in ``data/model/``); see :func:`generative.checkpoint.load_model`."""
+    from generative.checkpoint import load_model as _load
+
+    return _load(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -54,7 +55,9 @@ def _encode_one(cif: str) -> tuple[str | None, str | None]:
     from slices.encode import encode
 
     try:
-        structure = Structure.from_str(cif, fmt="cif")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pymatgen's CIF rounding notices, one per file
+            structure = Structure.from_str(cif, fmt="cif")
     except Exception as exc:  # pymatgen raises many types for bad CIFs
         return None, f"cif_unreadable: {type(exc).__name__}"
     try:
@@ -124,16 +127,30 @@ def load_strings(csv_path: str | Path, properties: dict[str, str | None] | None 
     return out
 
 
-def reorderings(string: str, k: int, rng: np.random.Generator) -> list[str]:
-    """``string`` and up to ``k - 1`` distinct re-orderings of its atoms (edges re-normalised and sorted)."""
+def reorderings(string: str, k: int, rng: np.random.Generator, grouped: bool = True) -> list[str]:
+    """``string`` and up to ``k - 1`` distinct re-orderings of its atoms (edges re-normalised and sorted).
+
+    With ``grouped`` (the default) the permutation keeps the atoms of each element together: the element blocks are
+    put in a random order and the atoms are shuffled inside each block, so every edge index still changes but the
+    element block keeps reading like a formula (``Ba Ba O O O``), which makes composition easier to learn.
+    Without it, any permutation of the atoms is drawn.
+    """
     graph = parse(string)
     out = [string]
     seen = {string}
     n = graph.n_atoms
+    blocks: dict[str, list[int]] = {}
+    for a, s in enumerate(graph.species):
+        blocks.setdefault(s, []).append(a)
     for _ in range(3 * k):
         if len(out) >= k or n == 1:
             break
-        perm = rng.permutation(n)  # old atom a becomes atom perm[a]
+        if grouped:
+            order = [a for b in rng.permutation(len(blocks)) for a in rng.permutation(list(blocks.values())[b])]
+            perm = np.empty(n, dtype=np.int64)
+            perm[np.asarray(order, dtype=np.int64)] = np.arange(n)  # old atom order[p] becomes atom p
+        else:
+            perm = rng.permutation(n)  # old atom a becomes atom perm[a]
         species = [None] * n
         for a, s in enumerate(graph.species):
             species[perm[a]] = s

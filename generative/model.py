@@ -90,6 +90,8 @@ class PropertyPrefix(nn.Module):
 
     def forward(self, values: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
         """``values`` (B, P) standardised floats, ``present`` (B, P) bools -> (B, P, n_embd)."""
+        if not self.value_mlps:  # a model without properties has an empty prefix
+            return values.new_zeros(values.shape[0], 0, self.absent.shape[1])
         vecs = []
         for p, mlp in enumerate(self.value_mlps):
             v = mlp(torch.nan_to_num(values[:, p : p + 1]))

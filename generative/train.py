@@ -6,13 +6,17 @@ import math
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING
 
-from generative.checkpoint import Bundle, new_bundle, save
-from generative.data import load_strings, reorderings
+import numpy as np
+
 from generative.errors import GenerativeError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from generative.checkpoint import Bundle
+
+# torch is imported inside the functions: `generative.train` is also the package's public function, imported
+# eagerly by generative/__init__.py, and the command line must not pay for torch before it needs it.
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mp20" / "train_pool.csv.gz"
 
@@ -31,6 +35,8 @@ def _batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> 
 
 def _collate(seqs, rows, values, present, tok):
     """Input ids [BOS, t...], targets [t..., EOS] padded with PAD, and the property tensors for ``rows``."""
+    import torch
+
     width = max(len(seqs[r]) for r in rows) + 1
     x = torch.full((len(rows), width), tok.pad_id, dtype=torch.long)
     y = torch.full((len(rows), width), tok.pad_id, dtype=torch.long)
@@ -43,14 +49,17 @@ def _collate(seqs, rows, values, present, tok):
     return x, y, values[rows], present[rows]
 
 
-def _loss(model, x, y, v, p, pad_id) -> torch.Tensor:
+def _loss(model, x, y, v, p, pad_id):
+    import torch.nn.functional as F
+
     logits = model(x, v, p)
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=pad_id)
 
 
-@torch.no_grad()
 def _evaluate(model, seqs, values, present, tok, batch_size) -> float:
     """Mean per-token cross-entropy over a data set (properties as given, no dropout)."""
+    import torch
+
     model.eval()
     total, count = 0.0, 0
     order = np.argsort([len(s) for s in seqs], kind="stable")
@@ -58,7 +67,8 @@ def _evaluate(model, seqs, values, present, tok, batch_size) -> float:
         rows = order[k : k + batch_size]
         x, y, v, p = _collate(seqs, rows, values, present, tok)
         n = int((y != tok.pad_id).sum())
-        total += float(_loss(model, x, y, v, p, tok.pad_id)) * n
+        with torch.no_grad():
+            total += float(_loss(model, x, y, v, p, tok.pad_id)) * n
         count += n
     model.train()
     return total / max(count, 1)
@@ -92,7 +102,7 @@ def train(
     cache_dir: str | Path | None = None,
     workers: int = 1,
     progress: bool = True,
-) -> Bundle:
+) -> "Bundle":
     """Train a model and return it; with ``out`` the best checkpoint (by validation loss) is written there.
 
     ``data`` is a CSV with a ``cif`` column (encoded with :func:`slices.encode`, cached) or a ``slices`` column.
@@ -109,6 +119,11 @@ def train(
         raise GenerativeError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
     if not 0 <= prop_dropout <= 1:
         raise GenerativeError(f"prop_dropout must be in [0, 1], got {prop_dropout!r}")
+    import torch
+
+    from generative.checkpoint import new_bundle, save
+    from generative.data import load_strings, reorderings
+
     if threads:
         torch.set_num_threads(threads)
     t_start = time.time()
@@ -219,7 +234,8 @@ def train(
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             step += 1
-            train_loss_ema = float(loss) if train_loss_ema is None else 0.95 * train_loss_ema + 0.05 * float(loss)
+            lv = loss.item()
+            train_loss_ema = lv if train_loss_ema is None else 0.95 * train_loss_ema + 0.05 * lv
             bar.update(1)
             bar.set_postfix(loss=f"{train_loss_ema:.3f}", val=f"{best:.3f}")
             if step % eval_every == 0 or step == total_steps:

@@ -18,7 +18,8 @@ def min_distance(structure, cutoff: float = 6.0) -> float | None:
 
 
 def structure_valid(structure, tol: float = MIN_DISTANCE) -> bool:
-    """True when every interatomic distance (periodic images included) exceeds ``tol`` angstrom and the cell has volume."""
+    """True when every interatomic distance (periodic images included) exceeds ``tol`` angstrom and the cell is
+    not collapsed."""
     if structure.volume <= 0.1 * len(structure):
         return False
     return not any(len(site) for site in structure.get_all_neighbors(tol))

@@ -92,12 +92,15 @@ def register(subparsers) -> None:
     where.add_argument("--time-limit", type=_positive, default=120.0, metavar="SECONDS",
                        help="reconstruction time limit per candidate (default 120)")
     where.add_argument("--potential", metavar="NAME_OR_PATH", help="interatomic potential for relaxation "
-                       "(default: the project's default)")
+                       "(default: the one the hull reference was computed with, else relax's default)")
     where.add_argument("--no-progress", action="store_true", help="no progress bars")
     screen = p.add_argument_group("screening")
     screen.add_argument("--train-data", default="default", metavar="CSV",
                         help="training crystals for the novelty check, a CSV with a 'cif' column (default: MP-20 "
                         "train pool; 'none' to skip)")
+    screen.add_argument("--hull-reference", default="default", metavar="CSV",
+                        help="reference energies for the convex hull, computed with the same potential (default: "
+                        "data/hull_reference.csv.gz; 'none' to skip)")
     screen.add_argument("--gap-tolerance", type=_non_negative, default=0.5, metavar="EV",
                         help="keep candidates whose predicted gap is within this of --band-gap (default 0.5)")
     screen.add_argument("--eform-tolerance", type=_non_negative, default=0.5, metavar="EV_PER_ATOM",
@@ -122,10 +125,12 @@ def run(args: argparse.Namespace) -> int:
         if not strings:
             raise PipelineError(f"--strings {args.strings} holds no strings")
     train_data = None if str(args.train_data).lower() == "none" else args.train_data
+    hull_reference = None if str(args.hull_reference).lower() == "none" else args.hull_reference
     result = generate(
         args.n, out=args.out, band_gap=args.band_gap, formation_energy=args.formation_energy, strings=strings,
         model=args.model, temperature=args.temperature, seed=args.seed, workers=args.workers,
-        scheduler=args.scheduler, train_data=train_data, time_limit=args.time_limit, potential=args.potential,
+        scheduler=args.scheduler, train_data=train_data, hull_reference=hull_reference, time_limit=args.time_limit,
+        potential=args.potential,
         gap_tolerance=args.gap_tolerance, eform_tolerance=args.eform_tolerance, max_e_hull=args.max_e_hull,
         progress=not args.no_progress,
     )

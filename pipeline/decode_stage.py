@@ -17,6 +17,8 @@ from concurrent.futures import TimeoutError as FuturesTimeout
 from concurrent.futures import as_completed
 from typing import Callable, Iterable
 
+from pipeline.errors import PipelineError
+
 Task = tuple[int, str]
 
 
@@ -69,13 +71,14 @@ def decode_candidate(index: int, string: str, decode_kwargs: dict | None = None)
     except Exception as exc:
         return failure(index, string, "decode_error", f"{type(exc).__name__}: {exc}", time.perf_counter() - start)
 
-    structure: Structure | None = getattr(report, "structure", None)
+    structure: Structure | None = report.structure
     record.update(
         status=str(report.status),
-        message=str(getattr(report, "message", "") or ""),
-        energy_per_atom=getattr(report, "energy_per_atom", None),
-        stage_times=dict(getattr(report, "stage_times", {}) or {}),
-        topology_ok=getattr(report, "topology_ok", None),
+        message=str(report.message or ""),
+        energy_per_atom=report.energy_per_atom,
+        stage_times=dict(report.timings),
+        stage_status=dict(report.stage_status),
+        topology_ok=report.topology_ok,
     )
     if structure is not None:
         symbol, number = checks.space_group(structure)
@@ -140,8 +143,11 @@ def run_local(
                 record = failure(index, string, "timeout", f"no result within the hard limit of {hard_timeout:.0f} s")
             except ProcessExpired as exc:
                 record = failure(index, string, "worker_crashed", f"the worker process died (exit code {exc.exitcode})")
-            except Exception as exc:  # e.g. the result could not be pickled
-                record = failure(index, string, "worker_error", f"{type(exc).__name__}: {exc}")
+            except Exception as exc:  # the pool itself failed: not this candidate's fault, so nothing is recorded
+                hint = ""
+                if type(exc).__name__ == "BrokenProcessPool":
+                    hint = "; in a script, call generate() under `if __name__ == '__main__':` (workers are spawned)"
+                raise PipelineError(f"the local worker pool failed ({type(exc).__name__}: {exc}){hint}") from exc
             on_result(record)
         pool.close()
     except BaseException:
@@ -149,6 +155,30 @@ def run_local(
         raise
     finally:
         pool.join()
+
+
+def worker_is_daemonic() -> bool:
+    """True in a daemonic process (which may not start the child processes the GFN-FF stage runs in)."""
+    import multiprocessing
+
+    return bool(multiprocessing.current_process().daemon)
+
+
+def check_dask_workers(client) -> None:
+    """Fail early, with the fix, when the Dask workers cannot run the decode stage."""
+    try:
+        daemonic = client.run(worker_is_daemonic)
+    except Exception as exc:
+        raise PipelineError(
+            f"the Dask workers cannot run the decode stage ({type(exc).__name__}: {exc}); they need this package "
+            f"and its dependencies installed"
+        ) from exc
+    if any(daemonic.values()):
+        raise PipelineError(
+            "the Dask workers are daemonic processes, which cannot start the child process that isolates GFN-FF; "
+            "start them with DASK_DISTRIBUTED__WORKER__DAEMON=False (dask worker), or call "
+            "dask.config.set({'distributed.worker.daemon': False}) before creating a LocalCluster"
+        )
 
 
 def run_dask(
@@ -172,6 +202,7 @@ def run_dask(
     tasks = list(tasks)
     if not tasks:
         return
+    check_dask_workers(client)
     indices = [i for i, _ in tasks]
     strings = [s for _, s in tasks]
     run = uuid.uuid4().hex[:8]  # keys unique per run: a client reused across runs must not hand back old results
@@ -189,10 +220,12 @@ def run_dask(
             try:
                 record = future.result()
             except Exception as exc:
-                if type(exc).__name__ == "KilledWorker":
-                    record = failure(index, string, "worker_crashed", f"Dask workers died running it: {exc}")
-                else:
-                    record = failure(index, string, "worker_error", f"{type(exc).__name__}: {exc}")
+                if type(exc).__name__ != "KilledWorker":  # decode_candidate never raises: the cluster failed
+                    raise PipelineError(
+                        f"Dask could not run the decode task ({type(exc).__name__}: {exc}); the workers need this "
+                        f"package and its dependencies installed"
+                    ) from exc
+                record = failure(index, string, "worker_crashed", f"Dask workers died running it: {exc}")
             on_result(record)
             future.release()
     except TimeoutError:

@@ -20,6 +20,7 @@ from pipeline.rundir import RunDir
 from pipeline.screening import Criteria
 
 DEFAULT_TIME_LIMIT = 120.0  # seconds per candidate for the reconstruction (passed to relax)
+SCHEDULER_CONNECT_TIMEOUT = 30.0  # seconds to reach a Dask scheduler given by address
 
 
 def default_workers() -> int:
@@ -120,7 +121,7 @@ def _decode(run: RunDir, strings: list[str], *, workers: int, client, scheduler,
                 from distributed import Client
 
                 try:
-                    client = own_client = Client(scheduler, timeout=30)
+                    client = own_client = Client(scheduler, timeout=SCHEDULER_CONNECT_TIMEOUT)
                 except (OSError, TimeoutError) as exc:
                     raise PipelineError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from exc
             try:
@@ -147,6 +148,92 @@ def _filter(record: dict) -> tuple[str, str] | None:
     return None
 
 
+def _consistent_potential(potential: str | None, hull_reference) -> str | None:
+    """The potential to relax with: the one given, else the one the hull reference was computed with, so that
+    energies above the hull compare like with like. A given potential that differs from the table's is refused."""
+    from pipeline import screening
+
+    table_potential = screening.hull_potential(hull_reference) if hull_reference is not None else None
+    if potential is None:
+        return table_potential
+    if table_potential is not None and Path(str(potential)).name != table_potential:
+        raise PipelineError(
+            f"--potential {potential} differs from the potential of the hull reference ({table_potential}), so "
+            f"energies above the hull would mix two potentials; use a hull table computed with {potential} "
+            f"(--hull-reference) or --hull-reference none"
+        )
+    return potential
+
+
+def _assemble(run: RunDir, strings: list[str]) -> tuple[list[dict], dict]:
+    """One row per candidate from the stored decode records, with the validity filters applied."""
+    from pymatgen.core import Structure
+
+    records = run.decoded()
+    rows, structures = [], {}
+    for index in range(len(strings)):
+        record = dict(records[index])
+        record["decode_seconds"] = record.pop("elapsed", None)
+        problem = _filter(record)
+        record["valid"] = problem is None
+        record["status"], record["message"] = problem or ("ok", "")
+        if record.get("structure") is not None:
+            structures[index] = Structure.from_dict(record["structure"])
+        rows.append(record)
+    return rows, structures
+
+
+def _deduplicate(rows: list[dict], structures: dict, progress: bool) -> list[dict]:
+    """Mark repeated crystals among the valid rows; returns the unique valid rows."""
+    from tqdm.auto import tqdm
+
+    from pipeline.novelty import find_duplicates
+
+    valid = [r for r in rows if r["valid"]]
+    items = [(r["index"], r.get("canonical"), structures[r["index"]])
+             for r in tqdm(valid, desc="deduplicate", unit="cand", disable=not progress, file=sys.stderr)]
+    duplicate_of = find_duplicates(items)
+    unique = []
+    for r in valid:
+        r["duplicate_of"] = duplicate_of.get(r["index"])
+        if r["duplicate_of"] is None:
+            unique.append(r)
+        else:
+            r["status"], r["message"] = "duplicate", f"same crystal as candidate {r['duplicate_of']}"
+    return unique
+
+
+def _check_novelty(rows: list[dict], structures: dict, training, progress: bool) -> None:
+    """Set ``novel``, ``matched_train_id`` and ``matched_by`` on each row."""
+    from tqdm.auto import tqdm
+
+    for r in tqdm(rows, desc="novelty", unit="cand", disable=not progress, file=sys.stderr):
+        match = training.find(structures[r["index"]], r.get("canonical"))
+        r["novel"] = match is None
+        r["matched_train_id"], r["matched_by"] = (match.id, match.by) if match else (None, None)
+
+
+def _predict_properties(run: RunDir, rows: list[dict], structures: dict, hull, hull_key, progress: bool) -> None:
+    """Predicted properties for each row, from ``properties.jsonl`` when already computed (with the same hull)."""
+    from tqdm.auto import tqdm
+
+    from pipeline import screening
+
+    cached = {i: p for i, p in run.properties().items() if p.get("hull_reference") == hull_key}
+    todo = [r for r in rows if r["index"] not in cached]
+    with tqdm(total=len(rows), initial=len(rows) - len(todo), desc="properties", unit="cand",
+              disable=not progress or not todo, file=sys.stderr) as bar:
+        if todo:
+            predictions = screening.predict([structures[r["index"]] for r in todo],
+                                            [r.get("energy_per_atom") for r in todo], hull)
+            for r, props in zip(todo, predictions):
+                cached[r["index"]] = {"index": r["index"], **props, "hull_reference": hull_key}
+                run.add_properties(cached[r["index"]])
+            bar.update(len(todo))
+    for r in rows:
+        r.update({k: v for k, v in cached[r["index"]].items() if k not in ("index", "hull_reference")})
+
+
 def generate(
     n: int = 100,
     *,
@@ -161,6 +248,7 @@ def generate(
     client=None,
     scheduler: str | None = None,
     train_data: str | os.PathLike | None = "default",
+    hull_reference: str | os.PathLike | None = "default",
     time_limit: float = DEFAULT_TIME_LIMIT,
     potential: str | None = None,
     gap_tolerance: float = 0.5,
@@ -173,19 +261,24 @@ def generate(
     ``strings`` replaces sampling by the given candidate strings. The decode stage runs on a local process pool of
     ``workers`` processes (default: all cores), or on Dask through ``client`` (a ``dask.distributed.Client``) or a
     ``scheduler`` address. ``train_data`` is a CSV with a ``cif`` column for the novelty check ("default": MP-20
-    train pool; None: skip). Targets select candidates within ``gap_tolerance`` / ``eform_tolerance`` of
-    ``band_gap`` / ``formation_energy``; ``max_e_hull`` (eV/atom) drops unstable ones.
+    train pool; None: skip). ``hull_reference`` is the table of reference energies computed with the same potential
+    ("default": ``data/hull_reference.csv.gz``; None: no energy above hull). Targets select candidates within
+    ``gap_tolerance`` / ``eform_tolerance`` of ``band_gap`` / ``formation_energy``; ``max_e_hull`` (eV/atom) drops
+    unstable ones.
     """
     criteria = Criteria(band_gap, gap_tolerance, formation_energy, eform_tolerance, max_e_hull)
     _check_arguments(n, strings, band_gap, formation_energy, temperature, workers, time_limit, criteria, client,
                      scheduler)
-    from tqdm.auto import tqdm
-
     from pipeline import novelty, report, screening
 
     if train_data == "default":
         train_data = novelty.default_train_data()
     training = novelty.TrainingSet(train_data) if train_data is not None else None  # fail early on a bad path
+    if hull_reference == "default":
+        hull_reference = screening.default_hull_reference()
+    hull = screening.load_hull(hull_reference) if hull_reference is not None else None
+    hull_key = str(hull_reference) if hull_reference is not None else None
+    potential = _consistent_potential(potential, hull_reference)
     workers = workers or default_workers()
     decode_kwargs = {"time_limit": float(time_limit), "seed": int(seed)}
     if potential is not None:
@@ -216,64 +309,20 @@ def generate(
                           decode_kwargs=decode_kwargs, time_limit=time_limit, progress=progress)
     timings["decode"] = time.perf_counter() - t0
 
-    from pymatgen.core import Structure
-
-    records = run.decoded()
-    rows: list[dict] = []
-    structures: dict[int, Structure] = {}
-    for index, string in enumerate(strings):
-        record = dict(records[index])
-        record["decode_seconds"] = record.pop("elapsed", None)
-        problem = _filter(record)
-        record["valid"] = problem is None
-        record["status"], record["message"] = problem or ("ok", "")
-        if record.get("structure") is not None:
-            structures[index] = Structure.from_dict(record["structure"])
-        rows.append(record)
-
+    rows, structures = _assemble(run, strings)
     t0 = time.perf_counter()
-    valid = [r for r in rows if r["valid"]]
-    duplicate_of = novelty.find_duplicates(
-        [(r["index"], r.get("canonical"), structures[r["index"]]) for r in tqdm(valid, desc="deduplicate",
-                                                                              disable=not progress, file=sys.stderr)]
-    )
-    unique = []
-    for r in valid:
-        r["duplicate_of"] = duplicate_of.get(r["index"])
-        if r["duplicate_of"] is not None:
-            r["status"], r["message"] = "duplicate", f"same crystal as candidate {r['duplicate_of']}"
-        else:
-            unique.append(r)
+    unique = _deduplicate(rows, structures, progress)
     timings["deduplicate"] = time.perf_counter() - t0
-
     t0 = time.perf_counter()
     if training is not None:
-        for r in tqdm(unique, desc="novelty", unit="cand", disable=not progress, file=sys.stderr):
-            match = training.find(structures[r["index"]], r.get("canonical"))
-            r["novel"] = match is None
-            r["matched_train_id"], r["matched_by"] = (match.id, match.by) if match else (None, None)
+        _check_novelty(unique, structures, training, progress)
     timings["novelty"] = time.perf_counter() - t0
-
     t0 = time.perf_counter()
-    cached = run.properties()
-    todo = [r for r in unique if r["index"] not in cached]
-    if todo:
-        with tqdm(total=len(unique), initial=len(unique) - len(todo), desc="properties", unit="cand",
-                  disable=not progress, file=sys.stderr) as bar:
-            predictions = screening.predict([structures[r["index"]] for r in todo],
-                                            [r.get("energy_per_atom") for r in todo])
-            for r, props in zip(todo, predictions):
-                cached[r["index"]] = {"index": r["index"], **props}
-                run.add_properties(cached[r["index"]])
-            bar.update(len(todo))
+    _predict_properties(run, unique, structures, hull, hull_key, progress)
     for r in unique:
-        props = cached[r["index"]]
-        r.update({k: v for k, v in props.items() if k != "index"})
         if r.get("novel") is False:
             r["status"], r["message"] = "known", f"matches training crystal {r['matched_train_id']} ({r['matched_by']})"
-            continue
-        failed = screening.screen(r, criteria)
-        if failed:
+        elif failed := screening.screen(r, criteria):
             r["status"], r["message"] = failed
     timings["properties"] = time.perf_counter() - t0
 

@@ -17,13 +17,16 @@ from pipeline.errors import PipelineError
 _FORMULA_SUM = re.compile(r"^_chemical_formula_sum\s+['\"]?([^'\"\n]+)['\"]?\s*$", re.MULTILINE)
 
 
+def default_data_dir() -> Path:
+    """``$SLICES_DATA_DIR``, else the ``shared/data`` folder next to the repository."""
+    return Path(os.environ.get("SLICES_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
+
+
 def default_train_data() -> Path:
-    """``$SLICES_TRAIN_DATA``, else ``$SLICES_DATA_DIR/mp20/train_pool.csv.gz`` (``SLICES_DATA_DIR`` defaults to the
-    ``shared/data`` folder next to the repository)."""
+    """``$SLICES_TRAIN_DATA``, else ``<data dir>/mp20/train_pool.csv.gz`` (see :func:`default_data_dir`)."""
     if os.environ.get("SLICES_TRAIN_DATA"):
         return Path(os.environ["SLICES_TRAIN_DATA"])
-    data_dir = os.environ.get("SLICES_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data"
-    return Path(data_dir) / "mp20" / "train_pool.csv.gz"
+    return default_data_dir() / "mp20" / "train_pool.csv.gz"
 
 
 def _matcher():

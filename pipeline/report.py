@@ -26,7 +26,9 @@ def write_cifs(run: RunDir, rows: list[dict], structures: dict[int, object]) -> 
         if row["status"] != "ok":
             row["cif"] = None
             continue
-        name = f"{row['index']:05d}_{row['formula']}.cif"
+        composition = structures[row["index"]].composition.reduced_composition
+        plain = "".join(f"{el}{int(k) if k != 1 else ''}" for el, k in composition.items())  # no brackets in names
+        name = f"{row['index']:05d}_{plain}.cif"
         CifWriter(structures[row["index"]], symprec=None).write_file(run.cif_dir / name)
         row["cif"] = f"cif/{name}"
         wanted.add(name)
@@ -102,12 +104,15 @@ def _plots(run: RunDir, rows: list[dict], criteria: Criteria) -> list[tuple[str,
                 ax.hist(every, bins=bins, color="tab:gray", alpha=0.6, label="valid, unique")
                 if ok:
                     ax.hist(ok, bins=bins, range=(min(every), max(every)), color="tab:green", alpha=0.8, label="kept")
+            else:
+                ax.text(0.5, 0.5, "not computed", ha="center", va="center", transform=ax.transAxes, color="tab:gray")
             if target is not None:
                 ax.axvspan(target - tol, target + tol, color="tab:orange", alpha=0.15)
                 ax.axvline(target, color="tab:orange", label="target")
             ax.set_xlabel(label)
             ax.set_ylabel("candidates")
-            ax.legend(fontsize=7)
+            if every:
+                ax.legend(fontsize=7)
         fig.suptitle("Property distributions of the valid, unique candidates")
         fig.tight_layout()
         fig.savefig(run.plot_dir / "properties.png", dpi=110)
@@ -132,7 +137,8 @@ def _plots(run: RunDir, rows: list[dict], criteria: Criteria) -> list[tuple[str,
             fig.tight_layout()
             fig.savefig(run.plot_dir / "target_vs_predicted.png", dpi=110)
             plt.close(fig)
-            figures.append(("Target vs predicted property of each valid, unique candidate", "plots/target_vs_predicted.png"))
+            figures.append(("Target vs predicted property of each valid, unique candidate",
+                            "plots/target_vs_predicted.png"))
     return figures
 
 
@@ -146,15 +152,16 @@ def write_report(run: RunDir, rows: list[dict], summary: dict, settings: dict, c
     lines += [f"| {k} | {summary[k]} |" for k in ("sampled", "decoded", "valid", "unique", "novel", "kept")]
     lines += ["", "| status | candidates |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in summary["status_counts"].items()]
-    kept = sorted((r for r in rows if r["status"] == "ok"), key=lambda r: (r.get("e_above_hull") is None,
-                                                                          r.get("e_above_hull") or 0.0))
+    kept = sorted((r for r in rows if r["status"] == "ok"),
+                  key=lambda r: (r.get("e_above_hull") is None, r.get("e_above_hull") or 0.0))
     lines += ["", "## Kept candidates (by energy above hull)", ""]
     if kept:
         lines += ["| # | formula | space group | E_hull (eV/atom) | gap (eV) | E_form (eV/atom) | CIF |",
                   "|---|---|---|---|---|---|---|"]
         for r in kept[:50]:
-            lines.append(f"| {r['index']} | {r['formula']} | {r.get('space_group')} | {_fmt(r.get('e_above_hull'))} | "
-                         f"{_fmt(r.get('band_gap_pred'))} | {_fmt(r.get('formation_energy_pred'))} | [{r['cif']}]({r['cif']}) |")
+            lines.append(f"| {r['index']} | {r['formula']} | {r.get('space_group')} | {_fmt(r.get('e_above_hull'))} "
+                         f"| {_fmt(r.get('band_gap_pred'))} | {_fmt(r.get('formation_energy_pred'))} "
+                         f"| [{r['cif']}]({r['cif']}) |")
         if len(kept) > 50:
             lines.append(f"\n... and {len(kept) - 50} more in candidates.csv")
     else:

@@ -71,6 +71,19 @@ def append_line(path: Path, record: dict) -> None:
         os.close(fd)
 
 
+def drop_torn_tail(path: Path) -> None:
+    """Cut a last line that a killed run left without its newline, so the next append starts on a fresh line."""
+    path = Path(path)
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    data = path.read_bytes()
+    if not data.endswith(b"\n"):
+        with open(path, "r+b") as fh:
+            fh.truncate(data.rfind(b"\n") + 1)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
 def read_lines(path: Path) -> list[dict]:
     """All complete JSON lines of ``path`` (a torn last line from a killed run is skipped); [] if absent."""
     path = Path(path)
@@ -102,6 +115,8 @@ class RunDir:
         self.properties_jsonl = self.root / "properties.jsonl"
         self.cif_dir = self.root / "cif"
         self.plot_dir = self.root / "plots"
+        for path in (self.decoded_jsonl, self.properties_jsonl):
+            drop_torn_tail(path)
 
     def check_settings(self, settings: dict) -> None:
         """Record ``settings`` on a fresh run; on resume raise :class:`RunMismatchError` naming what differs."""

@@ -22,9 +22,10 @@ import numpy as np
 
 from relax.errors import RelaxError
 
-DEFAULT_FMAX = 0.05
-DEFAULT_STEPS = 300
+DEFAULT_FMAX = 0.1
+DEFAULT_STEPS = 200
 DEFAULT_TIME_LIMIT = 30.0
+RESTRAINT = {"k": 5.0, "stretch": 1.2, "compress": 0.0}
 MAX_STRETCH = 1.5  # a graph bond longer than this times its target after GFN-FF means the topology broke
 
 
@@ -44,7 +45,7 @@ def _child(conn, numbers, cell, frac, edges, images, targets, fmax, steps):
         from relax.restraint import GraphRestraint
 
         atoms = Atoms(numbers=numbers, cell=cell, scaled_positions=frac, pbc=True)
-        atoms.calc = SumCalculator([GFNFF(), GraphRestraint(edges, images, targets)])
+        atoms.calc = SumCalculator([GFNFF(), GraphRestraint(edges, images, targets, **RESTRAINT)])
         opt = FIRE(FrechetCellFilter(atoms), logfile=None)
         opt.run(fmax=fmax, steps=steps)
         energy = float(atoms.get_potential_energy())
@@ -76,7 +77,7 @@ def gfnff_relax(
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
     args = (np.asarray(numbers), cell, frac, edges, images, targets, fmax, steps)
-    child = ctx.Process(target=_child, args=(send, *args), daemon=True)
+    child = ctx.Process(target=_child, args=(send, *args))
     child.start()
     send.close()
     try:

@@ -23,7 +23,7 @@ import threading
 import warnings
 from pathlib import Path
 
-from slices.errors import SlicesError
+from relax.errors import RelaxError
 
 __all__ = [
     "MODEL_DIR_ENV",
@@ -41,12 +41,18 @@ _HUB_ORG = "materialyze"
 _HUB_TIMEOUT_S = 0.5
 
 
-class ModelNotFoundError(SlicesError):
-    """No folder with the model's weights was found and the hub is not reachable."""
+class ModelNotFoundError(RelaxError):
+    """No folder with the model's weights was found and the hub is not reachable (reason ``model_missing``)."""
+
+    def __init__(self, message: str):
+        super().__init__("model_missing", message)
 
 
-class ModelLoadError(SlicesError):
-    """A model folder was found but matgl could not load it (damaged or incompatible files)."""
+class ModelLoadError(RelaxError):
+    """A model folder was found but could not be loaded (damaged or incompatible files; reason ``model_missing``)."""
+
+    def __init__(self, message: str):
+        super().__init__("model_missing", message)
 
 
 def _is_model_dir(path: Path) -> bool:
@@ -132,7 +138,10 @@ def _patch_matgl() -> None:
     weights were trained with the sum at the *destination* atom (DGL's ``update_all`` convention).
     For one-element crystals both give the same numbers, for compounds they do not (NaCl: -2.43
     instead of -3.37 eV/atom, equilibrium volume 25-46 instead of 23 A^3/atom). The patch scatters
-    those messages into the destination atom; ``tests/test_potential.py`` checks the result.
+    those messages into the destination atom (M3GNet, MEGNet); in TensorNet's embedding it swaps the two
+    atoms' features in the edge message, which is the same thing. The patch changes matgl's classes for the
+    whole process, so any matgl model loaded afterwards (also by plain ``matgl.load_model``) is corrected.
+    ``tests/test_potential.py`` checks the result.
     """
     import matgl
     from matgl.layers import _embedding, _graph_convolution
@@ -179,18 +188,13 @@ def _patch_megnet_conv(cls) -> None:
 
 
 def _patch_tensor_embedding(cls) -> None:
-    original_forward = cls.forward
-    original_aggregate = cls.aggregate
+    original_message = cls.message
 
-    def forward(self, z, edge_index, edge_attr, edge_weight, edge_vec, state_attr=None):
-        # same computation, with the edge messages summed into the destination atom
-        self.aggregate = lambda msg, index, dim_size: original_aggregate(self, msg, edge_index[1], dim_size)
-        try:
-            return original_forward(self, z, edge_index, edge_attr, edge_weight, edge_vec, state_attr)
-        finally:
-            del self.aggregate
+    def message(self, x_i, x_j, *args, **kwargs):
+        # messages are summed into edge_index[0]; the weights expect that atom's features second
+        return original_message(self, x_j, x_i, *args, **kwargs)
 
-    cls.forward = forward
+    cls.message = message
 
 
 def _allow_normalizer() -> None:
@@ -201,18 +205,54 @@ def _allow_normalizer() -> None:
     torch.serialization.add_safe_globals([Normalizer])
 
 
+# Parameter names that changed between the matgl version that saved the published weights and matgl 4.1.
+_KEY_RENAMES = ((".readout.set2set.lstm.", ".readout.lstm."),)
+
+
+def _build(folder: Path):
+    """Rebuild a serialized matgl model from ``folder`` (as ``IOMixIn.load`` does) with renamed keys mapped."""
+    import importlib
+    import json
+
+    import torch
+
+    def make(spec: dict, init_args: dict):
+        module = spec["@module"]  # private module names of older matgl map to the public packages
+        if module.startswith("matgl.models._"):
+            module = "matgl.models"
+        elif module.startswith("matgl.apps._pes"):
+            module = "matgl.apps.pes"
+        cls = getattr(importlib.import_module(module), spec["@class"])
+        return cls(**init_args)
+
+    spec = json.loads((folder / "model.json").read_text())
+    args = torch.load(folder / "model.pt", map_location="cpu", weights_only=True)
+    for key, value in list(args.items()):
+        if isinstance(value, dict) and "@class" in value and "@module" in value:
+            args[key] = make(value, value["init_args"])
+    model = make(spec, {k: v for k, v in args.items() if not k.startswith("@")})
+    state = torch.load(folder / "state.pt", map_location="cpu", weights_only=True)
+    for old, new in _KEY_RENAMES:
+        state = {k.replace(old, new): v for k, v in state.items()}
+    result = model.load_state_dict(state, strict=False)
+    params = {name for name, _ in model.named_parameters()}
+    missing = sorted(k for k in result.missing_keys if k in params)
+    if missing:
+        raise ModelLoadError(f"{folder}: {len(missing)} parameter(s) have no stored weights, e.g. {missing[:3]}")
+    return model
+
+
 @functools.lru_cache(maxsize=8)
 def _load_cached(folder: str):
-    import matgl
-
     _patch_matgl()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # version notices that say nothing about these weights
-            model = matgl.load_model(folder)
+            model = _build(Path(folder))
+    except ModelLoadError:
+        raise
     except Exception as exc:
-        cause = exc.__cause__ or exc
-        raise ModelLoadError(f"matgl could not load the model in {folder}: {type(cause).__name__}: {cause}") from exc
+        raise ModelLoadError(f"could not load the model in {folder}: {type(exc).__name__}: {exc}") from exc
     model.eval()
     return model
 

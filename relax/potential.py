@@ -12,8 +12,9 @@ import os
 import numpy as np
 from pymatgen.core import Structure
 
+from relax.errors import RelaxError
 from relax.models import load_model
-from slices.errors import SlicesError, StructureInputError
+from slices.errors import StructureInputError
 
 __all__ = [
     "DEFAULT_POTENTIAL",
@@ -23,21 +24,24 @@ __all__ = [
     "relax_structure",
 ]
 
-DEFAULT_POTENTIAL = "M3GNet-MatPES-PBE-v2025.1-PES"
-DEFAULT_FMAX = 0.05  # eV/A (and the same measure on the cell's stress degrees of freedom)
+DEFAULT_POTENTIAL = "M3GNet-MP-2021.2.8-PES"  # chosen on evidence: docs/models.md
+DEFAULT_FMAX = 0.05  # eV/A (cell too); vs a tight relaxation: median 0.16% volume, 0.5 meV/atom (docs/models.md)
 DEFAULT_STEPS = 300
 _MIN_DISTANCE = 0.5  # A; closer atoms are not a crystal a potential can start from
 
 
-class PotentialError(SlicesError):
-    """The potential could not evaluate or relax a structure (unsupported element, blow-up, bad model)."""
+class PotentialError(RelaxError):
+    """The potential could not evaluate or relax a structure (reason ``potential_failed``, or ``bad_input``)."""
+
+    def __init__(self, message: str, reason: str = "potential_failed"):
+        super().__init__(reason, message)
 
 
 def load_potential(model: str | os.PathLike = DEFAULT_POTENTIAL):
     """Load a matgl ``Potential`` by name or folder (cached); raise if the model is not a potential."""
     pot = load_model(model)
     if type(pot).__name__ != "Potential":
-        raise PotentialError(f"model {model!r} is a {type(pot).__name__}, not an interatomic potential")
+        raise PotentialError(f"model {model!r} is a {type(pot).__name__}, not an interatomic potential", "bad_input")
     return pot
 
 
@@ -60,12 +64,35 @@ def _check_structure(structure, model) -> None:
     known = set(load_potential(model).model.element_types)
     unknown = sorted({el.symbol for el in structure.composition} - known)
     if unknown:
-        raise PotentialError(f"potential {model!r} has no parameters for element(s) {', '.join(unknown)}")
+        raise PotentialError(f"potential {model!r} has no parameters for element(s) {', '.join(unknown)}", "bad_input")
     dmat = np.array(structure.distance_matrix, dtype=float)
     np.fill_diagonal(dmat, np.inf)
     shortest = min(float(dmat.min()), min(structure.lattice.get_lll_reduced_lattice().abc))  # incl. own images
     if shortest < _MIN_DISTANCE:
         raise StructureInputError(f"atoms overlap: shortest distance {shortest:.3f} A < {_MIN_DISTANCE} A")
+
+
+def _cached_frechet_filter(atoms):
+    """``FrechetCellFilter`` that computes its (costly, matrix-log based) cell forces once per geometry.
+
+    ASE optimisers ask the filter for forces two or three times per step; the answer only depends on the
+    positions and the cell, so it is cached on those. Same numbers as the plain filter, ~25% less time.
+    """
+    from ase.filters import FrechetCellFilter
+
+    class CachedFrechetCellFilter(FrechetCellFilter):
+        _key = None
+        _cached: tuple[np.ndarray, np.ndarray] | None = None
+
+        def get_forces(self, **kwargs):
+            key = (self.atoms.positions.tobytes(), self.atoms.cell.array.tobytes())
+            if self._cached is None or key != self._key:
+                self._cached = (super().get_forces(**kwargs), self.stress)
+                self._key = key
+            self.stress = self._cached[1]
+            return self._cached[0].copy()
+
+    return CachedFrechetCellFilter(atoms)
 
 
 def energy_per_atom(structure: Structure, model: str | os.PathLike = DEFAULT_POTENTIAL) -> float:
@@ -87,27 +114,27 @@ def relax_structure(
     fmax: float = DEFAULT_FMAX,
     steps: int = DEFAULT_STEPS,
     relax_cell: bool = True,
-    optimizer: str = "FIRE",
+    optimizer: str = "BFGS",
 ) -> tuple[Structure, float, bool, int]:
     """Relax atoms (and the cell when ``relax_cell``) to ``fmax`` eV/A within ``steps`` optimiser steps.
 
-    Returns ``(relaxed structure, energy per atom in eV, converged, steps taken)``.
+    ASE ``BFGS`` (or ``FIRE``) on a ``FrechetCellFilter``. Returns ``(relaxed structure, energy per atom in eV,
+    converged, steps taken)``; a run that used up ``steps`` returns its last structure with ``converged=False``.
     """
-    from ase.filters import FrechetCellFilter
     from ase.optimize import BFGS, FIRE
     from pymatgen.io.ase import AseAtomsAdaptor
 
     if not (isinstance(fmax, (int, float)) and fmax > 0):
-        raise PotentialError(f"fmax must be a positive number, got {fmax!r}")
+        raise PotentialError(f"fmax must be a positive number, got {fmax!r}", "bad_input")
     if not (isinstance(steps, int) and steps >= 0):
-        raise PotentialError(f"steps must be a non-negative integer, got {steps!r}")
+        raise PotentialError(f"steps must be a non-negative integer, got {steps!r}", "bad_input")
     optimisers = {"FIRE": FIRE, "BFGS": BFGS}
     if optimizer not in optimisers:
-        raise PotentialError(f"optimizer must be one of {sorted(optimisers)}, got {optimizer!r}")
+        raise PotentialError(f"optimizer must be one of {sorted(optimisers)}, got {optimizer!r}", "bad_input")
     _check_structure(structure, model)
     atoms = AseAtomsAdaptor.get_atoms(structure)
     atoms.calc = _calculator(model)
-    target = FrechetCellFilter(atoms) if relax_cell else atoms
+    target = _cached_frechet_filter(atoms) if relax_cell else atoms
     opt = optimisers[optimizer](target, logfile=None)
     try:
         converged = bool(opt.run(fmax=fmax, steps=steps))

@@ -21,7 +21,8 @@ class Reconstruction:
 
     ``structure`` is the last good structure (None when placement failed), ``status`` is ``"ok"`` or the reason code
     of the failure that decided the outcome, ``stage_status`` the outcome of each stage that ran (a GFN-FF failure
-    is recorded there but does not fail the reconstruction: the potential continues from the stage-1 structure).
+    is recorded there but does not fail the reconstruction: the potential continues from the stage-1 structure),
+    ``potential_start`` which geometry the potential relaxation started from (the lower-energy one of the two).
     """
 
     structure: object | None
@@ -31,6 +32,7 @@ class Reconstruction:
     stage_times: dict = field(default_factory=dict)
     stage_structures: dict = field(default_factory=dict)
     stage_status: dict = field(default_factory=dict)
+    potential_start: str = "placement"
 
     @property
     def ok(self) -> bool:
@@ -111,15 +113,23 @@ def reconstruct(
                 result.status = "timeout"
                 return result
 
-    # stage 3: refinement with the universal potential
+    # stage 3: refinement with the universal potential, from whichever of the stage-1 and stage-2 geometries the
+    # potential itself rates lower in energy (GFN-FF misplaces metals; the potential is the better judge)
     if "potential" in stages:
-        from relax.refine import refine
+        from relax.refine import refine, single_point
 
         t0 = time.monotonic()
         kwargs = {k: v for k, v in (("fmax", fmax), ("steps", steps)) if v is not None}
         try:
             if deadline - t0 <= 0:
                 raise RelaxError("timeout", "no time left for the potential relaxation")
+            if result.stage_status.get("gfnff") == "ok":
+                placed = result.stage_structures["placement"]
+                e_placed = single_point(numbers, placed.lattice.matrix, placed.frac_coords, model=potential)
+                e_gfnff = single_point(numbers, cell, frac, model=potential)
+                result.potential_start = "gfnff" if e_gfnff <= e_placed else "placement"
+                if result.potential_start == "placement":
+                    cell, frac = placed.lattice.matrix, placed.frac_coords
             cell, frac, energy, status = refine(numbers, cell, frac, model=potential, deadline=deadline, **kwargs)
         except RelaxError as exc:
             return _fail(result, exc, "potential", t0)

@@ -1,7 +1,9 @@
 """Stage 3: refinement with a universal interatomic potential (matgl), positions and cell relaxed together.
 
-ASE FIRE on a ``FrechetCellFilter``; the loaded potential is cached per process. Model folders are found by
-:func:`find_model` (explicit path, ``$SLICES_MODEL_DIR/<name>``, ``data/models/<name>`` in the repository).
+The model is found and loaded by :mod:`relax.models` / :mod:`relax.potential` (which also repair matgl 4.1.2's
+loading of the published weights); this module adds what reconstruction needs on top of
+:func:`relax.potential.relax_structure`: a deadline checked at every optimiser step, and the graph restraint.
+ASE FIRE on a ``FrechetCellFilter``.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import os
 import time
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
@@ -21,44 +22,41 @@ DEFAULT_STEPS = 150
 ACCEPT_FMAX = 0.5  # eV/A: a relaxation that ran out of steps above this is reported as not_converged
 
 
-def find_model(model: str | os.PathLike) -> Path:
-    """Folder of a matgl model: the path itself, ``$SLICES_MODEL_DIR/<name>`` or ``data/models/<name>``."""
-    candidates = [Path(model)]
-    if os.environ.get("SLICES_MODEL_DIR"):
-        candidates.append(Path(os.environ["SLICES_MODEL_DIR"]) / str(model))
-    candidates.append(Path(__file__).resolve().parent.parent / "data" / "models" / str(model))
-    for path in candidates:
-        if path.is_dir():
-            return path
-    raise RelaxError(
-        "model_missing",
-        f"matgl model {str(model)!r} not found (looked in: {', '.join(map(str, candidates))}); "
-        "set SLICES_MODEL_DIR to the folder that holds the model folders or pass a path",
-    )
-
-
 @lru_cache(maxsize=4)
-def _calculator(path: str):
-    import warnings
-
+def _calculator(model: str):
     import torch
+    from matgl.ext.ase import PESCalculator
+
+    from relax.potential import load_potential
 
     torch.set_num_threads(1)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import matgl
-        from matgl.ext.ase import PESCalculator
-
-        try:
-            potential = matgl.load_model(path)
-        except Exception as exc:
-            raise RelaxError("model_missing", f"matgl could not load the model at {path}: {exc}") from exc
-    return PESCalculator(potential, stress_unit="eV/A3")
+    return PESCalculator(load_potential(model), stress_unit="eV/A3")
 
 
 def calculator(model: str | os.PathLike = DEFAULT_MODEL):
-    """The (cached) ASE calculator of a matgl potential."""
-    return _calculator(str(find_model(model)))
+    """The (cached) ASE calculator of a matgl potential; raises ``RelaxError('model_missing')`` if not found."""
+    return _calculator(str(model))
+
+
+def _cell_filter(atoms):
+    try:
+        from relax.potential import _cached_frechet_filter  # same numbers as FrechetCellFilter, fewer evaluations
+    except ImportError:  # pragma: no cover
+        from ase.filters import FrechetCellFilter as _cached_frechet_filter
+    return _cached_frechet_filter(atoms)
+
+
+def single_point(numbers, cell: np.ndarray, frac: np.ndarray, *, model: str | os.PathLike = DEFAULT_MODEL) -> float:
+    """Energy per atom (eV) of a geometry under the potential (inf when it cannot be evaluated)."""
+    from ase import Atoms
+
+    atoms = Atoms(numbers=numbers, cell=cell, scaled_positions=frac, pbc=True)
+    atoms.calc = calculator(model)
+    try:
+        energy = float(atoms.get_potential_energy()) / len(atoms)
+    except Exception:
+        return float("inf")
+    return energy if np.isfinite(energy) else float("inf")
 
 
 def refine(
@@ -79,13 +77,18 @@ def refine(
     errors, gives non-finite numbers or blows the cell up, ``model_missing`` when the model cannot be found.
     """
     from ase import Atoms
-    from ase.filters import FrechetCellFilter
     from ase.optimize import FIRE
 
     calc = calculator(model)
+    known = set(calc.potential.model.element_types)
+    from ase.data import chemical_symbols
+
+    missing = sorted({chemical_symbols[z] for z in numbers} - known)
+    if missing:
+        raise RelaxError("potential_failed", f"potential {model!r} has no parameters for {', '.join(missing)}")
     atoms = Atoms(numbers=numbers, cell=cell, scaled_positions=frac, pbc=True)
     atoms.calc = calc
-    filtered = FrechetCellFilter(atoms)
+    filtered = _cell_filter(atoms)
     opt = FIRE(filtered, logfile=None)
     status = "ok"
     try:

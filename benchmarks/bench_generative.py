@@ -1,0 +1,210 @@
+"""Benchmark the shipped generative model: validity, compositional validity, uniqueness, novelty, throughput.
+
+    python benchmarks/bench_generative.py [--n 1000] [--decode] [--model PATH]
+
+Samples ``--n`` strings per condition (unconditioned, and conditioned on band gap / formation energy) on one core and
+measures: syntactic validity (parses and is a connected 3D net), SMACT compositional validity (CDVAE protocol; the
+MP-20 training pool is scored the same way for comparison), uniqueness (distinct canonical strings), novelty
+(canonical strings absent from the training set), sampling throughput (median over batches), and the model's
+recorded training time. ``--decode`` adds, on a ``--decode-n`` subset, the fraction that decode to 3D structures and
+the band gap predicted for them (matgl MEGNet), when ``slices.decode`` and ``pipeline.properties`` work.
+Prints a table and writes ``benchmarks/results/generative.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+
+from generative.checkpoint import DEFAULT_MODEL, load_model  # noqa: E402
+from generative.metrics import composition_valid, is_all_metal  # noqa: E402
+from generative.sampling import sample  # noqa: E402
+from slices.errors import SlicesError  # noqa: E402
+from slices.graph import parse  # noqa: E402
+
+TRAIN_POOL = ROOT.parent / "shared" / "data" / "mp20" / "train_pool.csv.gz"
+TRAIN_STRINGS = ROOT / "data" / "model" / "train_strings.csv.gz"
+CONDITIONS = {
+    "unconditioned": {},
+    "band_gap=0": {"band_gap": 0.0},
+    "band_gap=2": {"band_gap": 2.0},
+    "band_gap=4": {"band_gap": 4.0},
+    "band_gap=2,eform=-2": {"band_gap": 2.0, "formation_energy": -2.0},
+}
+
+
+def canonical_or_none(s: str) -> str | None:
+    from slices import canonical
+
+    try:
+        return canonical(s)
+    except SlicesError:
+        return None
+
+
+def species_of(s: str) -> list[str]:
+    return list(parse(s).species)
+
+
+def mp20_reference() -> dict:
+    """Compositional validity of the MP-20 training pool (all crystals, and the 3D-encodable subset)."""
+    pool = pd.read_csv(TRAIN_POOL, usecols=["cif"])
+    from pymatgen.core import Composition
+
+    valid = []
+    for cif in pool["cif"]:
+        formula = re.search(r"_chemical_formula_sum\s+'?([^'\n]+)'?", cif).group(1)
+        comp = Composition(formula)
+        valid.append(composition_valid([str(e) for e, n in comp.items() for _ in range(int(round(n)))]))
+    strings = pd.read_csv(TRAIN_STRINGS)["slices"].tolist()
+    valid3d = [composition_valid(species_of(s)) for s in strings]
+    return {"n_crystals": len(valid), "composition_validity": float(np.mean(valid)),
+            "n_3d_encoded": len(strings), "composition_validity_3d_encoded": float(np.mean(valid3d)),
+            "all_metal_fraction_3d_encoded": float(np.mean([is_all_metal(species_of(s)) for s in strings]))}
+
+
+def evaluate(strings: list[str], train_canon: set[str]) -> dict:
+    valid, comp_ok, metal, canon, atoms = 0, [], [], [], []
+    for s in strings:
+        try:
+            g = parse(s)
+            g.check_embeddable()
+        except SlicesError:
+            continue
+        valid += 1
+        comp_ok.append(composition_valid(g.species))
+        metal.append(is_all_metal(g.species))
+        atoms.append(g.n_atoms)
+        canon.append(canonical_or_none(s))
+    known = [c for c in canon if c is not None]
+    n = len(strings)
+    return {
+        "n": n,
+        "syntactic_validity": valid / n,
+        "composition_validity": float(np.mean(comp_ok)),
+        "uniqueness": len(set(known)) / n,
+        "novelty": sum(c not in train_canon for c in known) / n,
+        "novel_unique": len({c for c in known if c not in train_canon}) / n,
+        "canonical_failures": len(canon) - len(known),
+        "all_metal_fraction": float(np.mean(metal)),
+        "mean_atoms": float(np.mean(atoms)),
+    }
+
+
+def decode_metrics(strings: list[str]) -> dict:
+    """Decode a subset and predict band gaps; returns the measurements or a reason they were not measured."""
+    try:
+        from slices import decode
+        from pipeline.properties import predict_band_gap
+    except Exception as exc:
+        return {"measured": False, "reason": f"import failed: {type(exc).__name__}: {exc}"}
+    structures, reasons, times = [], Counter(), []
+    for s in strings:
+        t0 = time.time()
+        try:
+            out = decode(s)
+        except NotImplementedError as exc:
+            return {"measured": False, "reason": f"slices.decode not available: {exc}"}
+        except SlicesError as exc:
+            reasons[getattr(exc, "reason", type(exc).__name__)] += 1
+            continue
+        finally:
+            times.append(time.time() - t0)
+        structure = getattr(out, "structure", out)
+        if structure is None:
+            reasons[getattr(out, "status", "no_structure")] += 1
+            continue
+        structures.append(structure)
+    result = {"measured": True, "n": len(strings), "decoded_fraction": len(structures) / len(strings),
+              "failure_reasons": dict(reasons), "median_decode_seconds": statistics.median(times)}
+    if structures:
+        gaps = np.asarray(predict_band_gap(structures), dtype=float)
+        result.update(predicted_band_gap_mean=float(gaps.mean()), predicted_band_gap_median=float(np.median(gaps)),
+                      predicted_band_gaps=[round(float(g), 3) for g in gaps])
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=1000, help="samples per condition (default 1000)")
+    parser.add_argument("--model", default=None, help="checkpoint (default: the shipped model)")
+    parser.add_argument("--batch-size", type=int, default=250)
+    parser.add_argument("--decode", action="store_true", help="also decode a subset and predict band gaps")
+    parser.add_argument("--decode-n", type=int, default=100, help="subset size for --decode (default 100)")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "generative.json"))
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+
+    bundle = load_model(args.model)
+    train_strings = pd.read_csv(TRAIN_STRINGS)["slices"].tolist()
+    t0 = time.time()
+    train_canon = {c for c in map(canonical_or_none, train_strings) if c is not None}
+    canon_seconds = time.time() - t0
+    results = {"model": str(args.model or DEFAULT_MODEL.relative_to(ROOT)), "n_params": bundle.model.n_params(),
+               "training": {k: bundle.info.get(k) for k in ("train_minutes", "steps", "best_val_loss", "stop_reason",
+                                                              "torch_threads", "n_train_sequences")},
+               "train_set_canonical": {"n_strings": len(train_strings), "n_distinct": len(train_canon),
+                                       "seconds": round(canon_seconds, 1)},
+               "mp20_reference": mp20_reference(), "conditions": {}}
+    for name, cond in CONDITIONS.items():
+        strings, rates = [], []
+        seed = 0
+        while len(strings) < args.n:
+            b = min(args.batch_size, args.n - len(strings))
+            t = time.perf_counter()
+            strings += sample(b, seed=seed, model=bundle, batch_size=b, **cond)
+            rates.append(b / (time.perf_counter() - t))
+            seed += 1
+        row = evaluate(strings, train_canon)
+        row["strings_per_second"] = statistics.median(rates)
+        row["condition"] = cond
+        if args.decode:
+            row["decode"] = decode_metrics(strings[: args.decode_n])
+        results["conditions"][name] = row
+        print(f"  {name}: done", file=sys.stderr)
+    if not args.decode:
+        results["decode"] = {"measured": False, "reason": "run with --decode"}
+
+    cols = ["syntactic_validity", "composition_validity", "uniqueness", "novelty", "all_metal_fraction",
+            "mean_atoms", "strings_per_second"]
+    print(f"\nmodel {results['model']} ({results['n_params']:,} parameters), {args.n} samples per condition, 1 core")
+    print(f"{'condition':<22}" + "".join(f"{c[:14]:>15}" for c in cols))
+    for name, row in results["conditions"].items():
+        print(f"{name:<22}" + "".join(f"{row[c]:>15.3f}" for c in cols))
+    ref = results["mp20_reference"]
+    print(f"{'MP-20 train pool':<22}{'':>15}{ref['composition_validity']:>15.3f}"
+          f"   (3D-encodable subset: {ref['composition_validity_3d_encoded']:.3f}; all-metal "
+          f"{ref['all_metal_fraction_3d_encoded']:.3f})")
+    tr = results["training"]
+    print(f"training: {tr['train_minutes']} min, {tr['steps']} steps, best val loss {tr['best_val_loss']}")
+    if args.decode:
+        for name, row in results["conditions"].items():
+            d = row["decode"]
+            if d.get("measured"):
+                print(f"decode {name}: {d['decoded_fraction']:.2f} decoded, predicted band gap mean "
+                      f"{d.get('predicted_band_gap_mean', float('nan')):.2f} eV")
+            else:
+                print(f"decode {name}: not measured ({d['reason']})")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=1))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""The generator's bookkeeping pieces on their own: run folder, validity checks, duplicates, novelty, screening."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from pymatgen.core import Lattice, Structure
+
+from pipeline import checks
+from pipeline.errors import PipelineError, RunMismatchError
+from pipeline.novelty import TrainingSet, default_train_data, find_duplicates
+from pipeline.rundir import RunDir
+from pipeline.screening import Criteria, screen
+
+ROCKSALT = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+
+
+def test_records_survive_a_torn_last_line(tmp_path):
+    run = RunDir(tmp_path)
+    run.add_decoded({"index": 0, "status": "ok"})
+    run.add_decoded({"index": 1, "status": "timeout"})
+    with open(run.decoded_jsonl, "a") as fh:
+        fh.write('{"index": 2, "sta')  # the process was killed mid-write
+    again = RunDir(tmp_path)
+    assert sorted(again.decoded()) == [0, 1]
+    again.add_decoded({"index": 2, "status": "ok"})
+    assert sorted(RunDir(tmp_path).decoded()) == [0, 1, 2]
+    assert all(json.loads(line) for line in run.decoded_jsonl.read_text().splitlines())
+
+
+def test_settings_mismatch_names_each_difference(tmp_path):
+    RunDir(tmp_path).check_settings({"n": 4, "seed": 0, "band_gap": None})
+    RunDir(tmp_path).check_settings({"n": 4, "seed": 0, "band_gap": None})  # same: fine
+    with pytest.raises(RunMismatchError, match=r"band_gap: None in the folder vs 1.5 now, seed: 0 in the folder vs 1"):
+        RunDir(tmp_path).check_settings({"n": 4, "seed": 1, "band_gap": 1.5})
+
+
+def test_out_must_be_a_folder(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(PipelineError, match="not a folder"):
+        RunDir(tmp_path / "file")
+
+
+def test_distance_and_composition_checks():
+    assert checks.structure_valid(ROCKSALT)
+    assert checks.min_distance(ROCKSALT) == pytest.approx(5.64 / 2)
+    squeezed = Structure(Lattice.cubic(4.0), ["Na", "Cl"], [[0, 0, 0], [0.1, 0, 0]])
+    assert not checks.structure_valid(squeezed)  # 0.4 A apart
+    tiny = Structure(Lattice.cubic(0.45), ["Cu"], [[0, 0, 0]])
+    assert not checks.structure_valid(tiny)  # an atom 0.45 A from its own periodic image
+    assert checks.composition_valid(ROCKSALT.composition)
+    assert not checks.composition_valid(Structure(Lattice.cubic(6), ["Na", "Cl", "Cl"],
+                                                  [[0, 0, 0], [0.5, 0.5, 0.5], [0.25, 0.25, 0.25]]).composition)
+    assert checks.space_group(ROCKSALT) == ("Fm-3m", 225)
+
+
+def test_duplicates_by_structure_and_by_string():
+    rotated = ROCKSALT.copy()
+    rotated.make_supercell([[0, 1, 1], [1, 0, 1], [1, 1, 0]])
+    other = Structure.from_spacegroup("Pm-3m", Lattice.cubic(4.0), ["Cs", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    assert find_duplicates([(0, None, ROCKSALT), (1, None, rotated), (2, None, other)]) == {1: 0}
+    assert find_duplicates([(0, "s", ROCKSALT), (1, "s", other.copy())]) == {}  # different formula: never equal
+
+
+def test_novelty_against_real_training_crystals(tmp_path):
+    train = pd.read_csv(default_train_data())
+    row = train.iloc[0]
+    known = Structure.from_str(row["cif"], fmt="cif")
+    known.perturb(0.01, min_distance=0.0)
+    training = TrainingSet(default_train_data())
+    match = training.find(known, None)
+    assert match is not None and match.id == row["material_id"] and match.by == "structure"
+    novel = Structure.from_spacegroup("Pm-3m", Lattice.cubic(3.1), ["Xe", "Rn"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    assert training.find(novel, None) is None
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    with pytest.raises(PipelineError, match="no 'cif' column"):
+        TrainingSet(bad)
+
+
+def test_screen_applies_targets_and_hull_limit():
+    c = Criteria(band_gap=0.75, gap_tolerance=0.25, max_e_hull=0.1)
+    assert screen({"band_gap_pred": 0.9, "e_above_hull": 0.05}, c) is None
+    assert screen({"band_gap_pred": 1.2, "e_above_hull": 0.05}, c)[0] == "off_target_band_gap"
+    assert screen({"band_gap_pred": 0.7, "e_above_hull": 0.3}, c)[0] == "above_hull"
+    assert screen({"band_gap_pred": None, "e_above_hull": 0.0}, c)[0] == "no_prediction"
+    assert screen({"band_gap_pred": 5.0}, Criteria()) is None  # no target, no limit: nothing screened
+    assert screen({"formation_energy_pred": -0.2}, Criteria(formation_energy=-1.0, eform_tolerance=0.5))[0] == \
+        "off_target_formation_energy"
+
+
+def test_potential_must_match_the_hull_reference(tmp_path):
+    from pipeline.generate import generate
+    from pipeline.screening import default_hull_reference, hull_potential
+
+    table_potential = hull_potential(default_hull_reference())
+    assert table_potential  # the shipped table records its potential
+    other = next(p for p in ("M3GNet-MatPES-PBE-v2025.1-PES", "M3GNet-MP-2021.2.8-PES") if p != table_potential)
+    with pytest.raises(PipelineError, match="differs from the potential of the hull reference"):
+        generate(strings=["Na Cl 0 1 ooo"], out=tmp_path / "o", potential=other, train_data=None, progress=False)

@@ -1,0 +1,90 @@
+"""relax.reconstruct: bad input raises the project's own error; the full pipeline runs the real engines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import slices
+from relax import REASON_CODES, Reconstruction, RelaxError, reconstruct
+from tests.relax_support import STRICT, require_model, rock_salt
+
+NACL = slices.parse(slices.encode(rock_salt()))
+
+
+@pytest.mark.parametrize(
+    "species,edges,images,needle",
+    [
+        (["Na", "Cl"], [[0, 1]], [[0, 0]], "images must have shape"),
+        (["Na", "Cl"], [[0, 1], [0, 1]], [[0, 0, 0]], "2 edges but 1 image"),
+        (["Na", "Xx"], [[0, 1]], [[0, 0, 0]], "'Xx' is not a chemical element"),
+        (["Na", "Cl"], [[0, 5]], [[0, 0, 0]], "outside 0..1"),
+        ([], [[0, 1]], [[0, 0, 0]], "non-empty"),
+        (["Na", "Cl"], [[0, 1]], [[0.5, 0, 0]], "integers"),
+    ],
+)
+def test_bad_input_raises_relax_error(species, edges, images, needle):
+    with pytest.raises(RelaxError) as info:
+        reconstruct(species, edges, images)
+    assert info.value.reason == "bad_input"
+    assert needle in str(info.value)
+    assert isinstance(info.value, slices.SlicesError)
+
+
+@pytest.mark.parametrize(
+    "edges,images,needle",
+    [
+        ([[0, 0]], [[1, 0, 0]], "1D"),  # a chain
+        ([[0, 0], [0, 0]], [[1, 0, 0], [0, 1, 0]], "2D"),  # a layer
+        ([[0, 0]], [[0, 0, 0]], "itself in the same cell"),
+    ],
+)
+def test_non_3d_graph_raises(edges, images, needle):
+    with pytest.raises(RelaxError) as info:
+        reconstruct(["C"], edges, images)
+    assert info.value.reason == "not_embeddable" and needle in str(info.value)
+
+
+def test_disconnected_graph_raises():
+    edges = [[0, 0], [0, 0], [0, 0], [1, 1], [1, 1], [1, 1]]
+    images = [[1, 0, 0], [0, 1, 0], [0, 0, 1]] * 2
+    with pytest.raises(RelaxError) as info:
+        reconstruct(["C", "C"], edges, images)
+    assert info.value.reason == "not_embeddable" and "separate pieces" in str(info.value)
+
+
+def test_unknown_stage_raises():
+    with pytest.raises(RelaxError, match="stages must start"):
+        reconstruct(NACL.species, NACL.edges, NACL.images, stages=("potential",))
+
+
+def test_full_pipeline_on_rock_salt_with_real_engines():
+    require_model()
+    r = reconstruct(NACL.species, NACL.edges, NACL.images)
+    assert isinstance(r, Reconstruction)
+    assert r.status == "ok", r.message
+    assert set(r.stage_structures) == {"placement", "gfnff", "potential"}
+    assert all(r.stage_times[s] >= 0 for s in ("placement", "gfnff", "potential"))
+    assert r.energy_per_atom is not None and -4.0 < r.energy_per_atom < -3.0  # PBE NaCl: about -3.4 eV/atom
+    volume = r.structure.volume / len(r.structure)
+    assert 21.5 < volume < 25.0, f"relaxed NaCl volume {volume:.2f} A^3/atom (PBE about 23)"
+    assert STRICT.fit(rock_salt(), r.structure)
+
+
+def test_reconstruct_is_deterministic():
+    a = reconstruct(NACL.species, NACL.edges, NACL.images, stages=("placement",), seed=4)
+    b = reconstruct(NACL.species, NACL.edges, NACL.images, stages=("placement",), seed=4)
+    assert np.array_equal(a.structure.lattice.matrix, b.structure.lattice.matrix)
+    assert np.array_equal(a.structure.frac_coords, b.structure.frac_coords)
+
+
+def test_missing_model_is_a_coded_failure():
+    r = reconstruct(NACL.species, NACL.edges, NACL.images, stages=("placement", "potential"),
+                    potential="No-Such-Model-PES")
+    assert r.status == "model_missing" and "SLICES_MODEL_DIR" in r.message
+    assert r.structure is r.stage_structures["placement"]  # the stage-1 structure is still there
+
+
+def test_time_limit_gives_timeout():
+    r = reconstruct(NACL.species, NACL.edges, NACL.images, time_limit=0.0)
+    assert r.status == "timeout" and r.status in REASON_CODES
