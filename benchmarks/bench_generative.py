@@ -44,7 +44,8 @@ CONDITIONS = {
     "band_gap=0": {"band_gap": 0.0},
     "band_gap=2": {"band_gap": 2.0},
     "band_gap=4": {"band_gap": 4.0},
-    "band_gap=2,eform=-2": {"band_gap": 2.0, "formation_energy": -2.0},
+    "band_gap=2+eform=-2": {"band_gap": 2.0, "formation_energy": -2.0},
+    "unconditioned+canonical": {"canonical": True},  # samples without a canonical form are redrawn
 }
 
 
@@ -100,42 +101,57 @@ def evaluate(strings: list[str], train_canon: set[str]) -> dict:
         "uniqueness": len(set(known)) / n,
         "novelty": sum(c not in train_canon for c in known) / n,
         "novel_unique": len({c for c in known if c not in train_canon}) / n,
-        "canonical_failures": len(canon) - len(known),
+        "canonical_fraction": len(known) / n,
+        "uniqueness_among_canonical": len(set(known)) / max(len(known), 1),
         "all_metal_fraction": float(np.mean(metal)),
         "mean_atoms": float(np.mean(atoms)),
     }
 
 
-def decode_metrics(strings: list[str]) -> dict:
+def structurally_valid(structure) -> bool:
+    """CDVAE's structural validity: every interatomic distance above 0.5 A and a cell volume above 0.1 A^3."""
+    if structure.volume <= 0.1:
+        return False
+    if len(structure) < 2:
+        return True
+    dist = structure.distance_matrix
+    np.fill_diagonal(dist, np.inf)
+    return bool(dist.min() > 0.5)
+
+
+def decode_metrics(strings: list[str], time_limit: float) -> dict:
     """Decode a subset and predict band gaps; returns the measurements or a reason they were not measured."""
     try:
-        from slices import decode
         from pipeline.properties import predict_band_gap
+        from slices.decode import decode_report
     except Exception as exc:
         return {"measured": False, "reason": f"import failed: {type(exc).__name__}: {exc}"}
-    structures, reasons, times = [], Counter(), []
+    structures, statuses, times, topology = [], Counter(), [], []
     for s in strings:
         t0 = time.time()
         try:
-            out = decode(s)
+            report = decode_report(s, time_limit=time_limit)
         except NotImplementedError as exc:
             return {"measured": False, "reason": f"slices.decode not available: {exc}"}
-        except SlicesError as exc:
-            reasons[getattr(exc, "reason", type(exc).__name__)] += 1
-            continue
-        finally:
-            times.append(time.time() - t0)
-        structure = getattr(out, "structure", out)
-        if structure is None:
-            reasons[getattr(out, "status", "no_structure")] += 1
-            continue
-        structures.append(structure)
-    result = {"measured": True, "n": len(strings), "decoded_fraction": len(structures) / len(strings),
-              "failure_reasons": dict(reasons), "median_decode_seconds": statistics.median(times)}
+        times.append(time.time() - t0)
+        statuses[report.status] += 1
+        if report.structure is not None and report.ok:
+            structures.append(report.structure)
+            topology.append(bool(report.topology_ok))
+    n = len(strings)
+    result = {"measured": True, "n": n, "decoded_fraction": len(structures) / n, "statuses": dict(statuses),
+              "topology_kept_fraction": sum(topology) / n,
+              "structural_validity": sum(structurally_valid(x) for x in structures) / n,
+              "median_decode_seconds": statistics.median(times)}
     if structures:
-        gaps = np.asarray(predict_band_gap(structures), dtype=float)
-        result.update(predicted_band_gap_mean=float(gaps.mean()), predicted_band_gap_median=float(np.median(gaps)),
-                      predicted_band_gaps=[round(float(g), 3) for g in gaps])
+        try:
+            gaps = np.asarray(predict_band_gap(structures), dtype=float)
+        except Exception as exc:
+            result["band_gap_error"] = f"{type(exc).__name__}: {exc}"
+        else:
+            result.update(predicted_band_gap_mean=float(np.nanmean(gaps)),
+                          predicted_band_gap_median=float(np.nanmedian(gaps)),
+                          predicted_band_gaps=[round(float(g), 3) for g in gaps])
     return result
 
 
@@ -146,6 +162,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=250)
     parser.add_argument("--decode", action="store_true", help="also decode a subset and predict band gaps")
     parser.add_argument("--decode-n", type=int, default=100, help="subset size for --decode (default 100)")
+    parser.add_argument("--decode-conditions", default="unconditioned,band_gap=0,band_gap=4",
+                        help="comma-separated conditions to decode (default: unconditioned,band_gap=0,band_gap=4)")
+    parser.add_argument("--decode-time-limit", type=float, default=60.0, help="seconds per decode (default 60)")
+    parser.add_argument("--conditions", default=",".join(CONDITIONS),
+                        help="comma-separated conditions to sample (default: all)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "generative.json"))
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -161,7 +182,10 @@ def main(argv: list[str] | None = None) -> int:
                "train_set_canonical": {"n_strings": len(train_strings), "n_distinct": len(train_canon),
                                        "seconds": round(canon_seconds, 1)},
                "mp20_reference": mp20_reference(), "conditions": {}}
-    for name, cond in CONDITIONS.items():
+    if args.decode:
+        os.environ.setdefault("SLICES_MODEL_DIR", str(ROOT.parent / "shared" / "models"))
+    for name in args.conditions.split(","):
+        cond = CONDITIONS[name]
         strings, rates = [], []
         seed = 0
         while len(strings) < args.n:
@@ -173,31 +197,35 @@ def main(argv: list[str] | None = None) -> int:
         row = evaluate(strings, train_canon)
         row["strings_per_second"] = statistics.median(rates)
         row["condition"] = cond
-        if args.decode:
-            row["decode"] = decode_metrics(strings[: args.decode_n])
+        if args.decode and name in args.decode_conditions.split(","):
+            row["decode"] = decode_metrics(strings[: args.decode_n], args.decode_time_limit)
         results["conditions"][name] = row
         print(f"  {name}: done", file=sys.stderr)
     if not args.decode:
         results["decode"] = {"measured": False, "reason": "run with --decode"}
 
-    cols = ["syntactic_validity", "composition_validity", "uniqueness", "novelty", "all_metal_fraction",
-            "mean_atoms", "strings_per_second"]
+    cols = ["syntactic_validity", "canonical_fraction", "composition_validity", "uniqueness", "novelty",
+            "all_metal_fraction", "mean_atoms", "strings_per_second"]
     print(f"\nmodel {results['model']} ({results['n_params']:,} parameters), {args.n} samples per condition, 1 core")
-    print(f"{'condition':<22}" + "".join(f"{c[:14]:>15}" for c in cols))
+    print(f"{'condition':<24}" + "".join(f"{c[:11]:>12}" for c in cols))
     for name, row in results["conditions"].items():
-        print(f"{name:<22}" + "".join(f"{row[c]:>15.3f}" for c in cols))
+        print(f"{name:<24}" + "".join(f"{row[c]:>12.3f}" for c in cols))
     ref = results["mp20_reference"]
-    print(f"{'MP-20 train pool':<22}{'':>15}{ref['composition_validity']:>15.3f}"
+    print(f"{'MP-20 train pool':<24}{'':>24}{ref['composition_validity']:>12.3f}"
           f"   (3D-encodable subset: {ref['composition_validity_3d_encoded']:.3f}; all-metal "
           f"{ref['all_metal_fraction_3d_encoded']:.3f})")
     tr = results["training"]
     print(f"training: {tr['train_minutes']} min, {tr['steps']} steps, best val loss {tr['best_val_loss']}")
     if args.decode:
         for name, row in results["conditions"].items():
-            d = row["decode"]
+            d = row.get("decode")
+            if d is None:
+                continue
             if d.get("measured"):
-                print(f"decode {name}: {d['decoded_fraction']:.2f} decoded, predicted band gap mean "
-                      f"{d.get('predicted_band_gap_mean', float('nan')):.2f} eV")
+                print(f"decode {name} ({d['n']}): decoded {d['decoded_fraction']:.2f}, topology kept "
+                      f"{d['topology_kept_fraction']:.2f}, structurally valid {d['structural_validity']:.2f}, "
+                      f"predicted band gap mean {d.get('predicted_band_gap_mean', float('nan')):.2f} eV "
+                      f"(median {d.get('predicted_band_gap_median', float('nan')):.2f}); statuses {d['statuses']}")
             else:
                 print(f"decode {name}: not measured ({d['reason']})")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -76,6 +76,8 @@ def register(subparsers) -> None:
     s.add_argument("--top-k", type=int, default=None, help="sample only among the k likeliest valid tokens")
     s.add_argument("--top-p", type=float, default=None, help="nucleus sampling threshold in (0, 1]")
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    s.add_argument("--canonical", action="store_true",
+                   help="write canonical strings; samples whose net has no canonical form are drawn again")
     s.add_argument("--model", default=None, help="checkpoint file (default: the shipped model in data/model/)")
     s.add_argument("--out", default=None, help="file to write (default: stdout)")
     s.set_defaults(handler=_sample)
@@ -106,7 +108,7 @@ def _sample(args) -> int:
     torch.set_num_threads(1)
     strings = sample(args.n, band_gap=args.band_gap, formation_energy=args.formation_energy,
                      temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
-                     model=args.model)
+                     model=args.model, canonical=args.canonical)
     text = "".join(s + "\n" for s in strings)
     if args.out:
         with open(args.out, "w") as fh:

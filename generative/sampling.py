@@ -66,12 +66,15 @@ def sample(
     model: Bundle | str | Path | None = None,
     batch_size: int = 250,
     max_atoms: int | None = None,
+    canonical: bool = False,
 ) -> list[str]:
     """Sample ``n`` SLICES strings; every one parses and describes a connected 3D net.
 
     ``band_gap`` (eV) and ``formation_energy`` (eV/atom) condition the model; None means unconditioned.
-    ``model`` is a loaded bundle, a checkpoint path, or None for the shipped model. The same seed (with the same
-    ``n`` and ``batch_size``) gives the same strings on CPU.
+    ``model`` is a loaded bundle, a checkpoint path, or None for the shipped model. With ``canonical`` every
+    string is returned in canonical form (:func:`slices.canonical`) and samples whose net has no canonical form
+    (e.g. a bond longer than one cell in the reduced basis) are drawn again. The same seed (with the same ``n``,
+    ``batch_size`` and options) gives the same strings on CPU.
     """
     conditions = {"band_gap": band_gap, "formation_energy": formation_energy}
     _check_args(n, temperature, top_k, top_p, conditions)
@@ -85,10 +88,28 @@ def sample(
         raise GenerativeError(f"batch_size must be a positive integer, got {batch_size!r}")
     gen = torch.Generator().manual_seed(int(seed))
     out: list[str] = []
+    drawn, max_draws = 0, 20 * n + 200
     while len(out) < n:
         b = min(batch_size, n - len(out))
-        out.extend(_sample_batch(bundle, b, conditions, temperature, top_k, top_p, gen, max_atoms))
+        strings = _sample_batch(bundle, b, conditions, temperature, top_k, top_p, gen, max_atoms)
+        drawn += b
+        if canonical:
+            strings = [c for c in map(_canonical_or_none, strings) if c is not None]
+            if drawn >= max_draws and len(out) + len(strings) < n:
+                raise GenerativeError(f"only {len(out) + len(strings)} of {n} samples had a canonical form after "
+                                      f"{drawn} draws; try a lower temperature or canonical=False")
+        out.extend(strings[: n - len(out)])
     return out
+
+
+def _canonical_or_none(string: str) -> str | None:
+    from slices import canonical
+    from slices.errors import SlicesError
+
+    try:
+        return canonical(string)
+    except SlicesError:
+        return None
 
 
 @torch.no_grad()
