@@ -141,6 +141,20 @@ def summarise(records: list[dict], stages: tuple[str, ...]) -> dict:
     }
 
 
+def compact(record: dict) -> dict:
+    """A small per-row record for the JSON: match flags as strings of 0/1 in :func:`_matcher_keys` order."""
+    keep = ("id", "formula", "natoms", "encoded", "encode_error", "status", "stage_status", "topology_ok")
+    out = {k: record[k] for k in keep if k in record}
+    if record.get("encoded"):
+        out["wall_s"] = round(record["wall_s"], 3)
+        out["cpu_s"] = round(record["cpu_s"], 3)
+        out["stage_s"] = {k: round(v, 3) for k, v in record["stage_times"].items()}
+        out["match"] = {s: "".join(str(int(m[k])) for k in _matcher_keys()) for s, m in record["matches"].items()}
+        if record["status"] != "ok":
+            out["message"] = record["message"]
+    return out
+
+
 def _matcher_keys() -> list[str]:
     return [k if scale else f"{k}_noscale" for k in MATCHERS for scale in (True, False)]
 
@@ -160,6 +174,12 @@ def print_table(summary: dict, stages: tuple[str, ...]) -> None:
     print("stage median seconds:", {k: round(v, 3) for k, v in summary["stage_seconds_median"].items()})
     print("status:", summary["status_counts"], " stage failures:", summary["stage_failure_counts"])
     print(f"topology preserved (re-encode == string): {100 * (summary['topology_ok_rate'] or 0):.2f}%")
+
+
+def _default(name: str):
+    from relax import refine
+
+    return getattr(refine, name)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -208,8 +228,8 @@ def main(argv: list[str] | None = None) -> dict:
         "start": args.start,
         "workers": args.workers,
         "stages": stages,
-        "fmax": args.fmax,
-        "steps": args.steps,
+        "fmax": args.fmax if args.fmax is not None else _default("DEFAULT_FMAX"),
+        "steps": args.steps if args.steps is not None else _default("DEFAULT_STEPS"),
         "time_limit": args.time_limit,
         "threads_per_process": 1,
         "elapsed_s": time.time() - started,
@@ -220,7 +240,8 @@ def main(argv: list[str] | None = None) -> dict:
     print_table(summary, stages)
     out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"reconstruction_n{len(rows)}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"summary": summary, "records": records}, indent=1, default=str))
+    summary["record_match_key"] = _matcher_keys()
+    out.write_text(json.dumps({"summary": summary, "records": [compact(r) for r in records]}, default=str))
     print(f"wrote {out}")
     return summary
 

@@ -284,7 +284,7 @@ def generate(
     if potential is not None:
         decode_kwargs["potential"] = potential
     if strings is not None:
-        strings = list(strings)
+        strings = [" ".join(s.split()) for s in strings]  # tokens are whitespace-separated: normalise the spacing
         source = "given:" + hashlib.sha256("\n".join(strings).encode()).hexdigest()[:16]
         n = len(strings)
     else:

@@ -66,23 +66,20 @@ def summarise(rows: list[dict], timings: dict[str, float]) -> dict:
 
 def _plots(run: RunDir, rows: list[dict], criteria: Criteria) -> list[tuple[str, str]]:
     """Save the report's figures; returns (caption, relative path) pairs."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend (e.g. a notebook's) alone
 
     run.plot_dir.mkdir(exist_ok=True)
     figures = []
 
     counts = Counter(r["status"] for r in rows)
-    fig, ax = plt.subplots(figsize=(6, 0.4 * len(counts) + 1.2))
+    fig = Figure(figsize=(6, 0.4 * len(counts) + 1.2))
+    ax = fig.subplots()
     names = [name for name, _ in counts.most_common()][::-1]
     ax.barh(names, [counts[name] for name in names], color=["tab:green" if n == "ok" else "tab:gray" for n in names])
     ax.set_xlabel("candidates")
     ax.set_title("Outcome per candidate (ok = kept)")
     fig.tight_layout()
     fig.savefig(run.plot_dir / "status.png", dpi=110)
-    plt.close(fig)
     figures.append(("Outcome of every sampled candidate", "plots/status.png"))
 
     screened = [r for r in rows if r.get("band_gap_pred") is not None or r.get("e_above_hull") is not None]
@@ -95,7 +92,8 @@ def _plots(run: RunDir, rows: list[dict], criteria: Criteria) -> list[tuple[str,
             ("e_above_hull", "energy above hull (eV/atom)", None, None),
             ("energy_per_atom", "energy per atom, potential (eV/atom)", None, None),
         ]
-        fig, axes = plt.subplots(2, 2, figsize=(9, 6.5))
+        fig = Figure(figsize=(9, 6.5))
+        axes = fig.subplots(2, 2)
         for ax, (key, label, target, tol) in zip(axes.ravel(), panels):
             every = [r[key] for r in screened if r.get(key) is not None]
             ok = [r[key] for r in kept if r.get(key) is not None]
@@ -116,12 +114,12 @@ def _plots(run: RunDir, rows: list[dict], criteria: Criteria) -> list[tuple[str,
         fig.suptitle("Property distributions of the valid, unique candidates")
         fig.tight_layout()
         fig.savefig(run.plot_dir / "properties.png", dpi=110)
-        plt.close(fig)
         figures.append(("Property distributions (shaded band: target +/- tolerance)", "plots/properties.png"))
 
         targets = [(k, lab, t, tol) for k, lab, t, tol in panels[:2] if t is not None]
         if targets:
-            fig, axes = plt.subplots(1, len(targets), figsize=(4.5 * len(targets), 4), squeeze=False)
+            fig = Figure(figsize=(4.5 * len(targets), 4))
+            axes = fig.subplots(1, len(targets), squeeze=False)
             for ax, (key, label, target, tol) in zip(axes[0], targets):
                 points = sorted((r[key], r["status"] == "ok") for r in screened if r.get(key) is not None)
                 ax.scatter([target] * len(points), [p for p, _ in points], s=14, alpha=0.6,
@@ -136,7 +134,6 @@ def _plots(run: RunDir, rows: list[dict], criteria: Criteria) -> list[tuple[str,
             fig.suptitle("Target vs predicted (green: kept)")
             fig.tight_layout()
             fig.savefig(run.plot_dir / "target_vs_predicted.png", dpi=110)
-            plt.close(fig)
             figures.append(("Target vs predicted property of each valid, unique candidate",
                             "plots/target_vs_predicted.png"))
     return figures

@@ -27,6 +27,7 @@ class DecodeResult:
     topology_ok: bool | None = None
     stage_structures: dict = field(default_factory=dict)
     stage_status: dict = field(default_factory=dict)
+    potential_start: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -91,6 +92,7 @@ def decode_report(string: str, *, check_topology: bool = True, **kwargs) -> Deco
         timings=dict(result.stage_times),
         stage_structures=dict(result.stage_structures),
         stage_status=dict(result.stage_status),
+        potential_start=result.potential_start if "potential" in result.stage_status else None,
     )
     if check_topology and result.structure is not None:
         report.topology_ok = topology_matches(string, result.structure)

@@ -139,6 +139,15 @@ def test_shipped_model_conditioned_samples_are_valid_and_deterministic(shipped):
     assert a == generative.sample(100, band_gap=2.0, formation_energy=-2.0, seed=1)
 
 
+def test_canonical_option_returns_canonical_strings(shipped):
+    from slices import canonical
+
+    strings = generative.sample(20, seed=2, canonical=True)
+    assert len(strings) == 20
+    assert_valid(strings, shipped.max_len)
+    assert all(canonical(s) == s for s in strings)
+
+
 # ----- training -----
 def _tiny_csv(tmp_path, strings, n=8):
     path = tmp_path / "tiny.csv"
