@@ -72,18 +72,15 @@ def wl_colours(species: list[str], edges: np.ndarray, images: np.ndarray) -> np.
     n = len(species)
     keys = sorted(set(species), key=element_order_key)
     colour = np.array([keys.index(s) for s in species], dtype=np.int64)
-    loops = (edges[:, 0] == edges[:, 1]).astype(np.int64)
-    loop_count = np.zeros(n, dtype=np.int64)
-    np.add.at(loop_count, edges[loops == 1, 0], 1)
+    # a self-loop (atom bonded to its own image) counts as two neighbours of the atom's own colour, exactly as the
+    # two bonds of each copy look in a supercell, so colours are the same for a graph and its supercells
     adjacency: list[list[int]] = [[] for _ in range(n)]
-    for i, j in edges[loops == 0].tolist():
+    for i, j in edges.tolist():
         adjacency[i].append(j)
         adjacency[j].append(i)
     n_colours = len(set(colour.tolist()))
     for _ in range(n):
-        signatures = [
-            (int(colour[a]), int(loop_count[a]), tuple(sorted(int(colour[b]) for b in adjacency[a]))) for a in range(n)
-        ]
+        signatures = [(int(colour[a]), tuple(sorted(int(colour[b]) for b in adjacency[a]))) for a in range(n)]
         ranks = {sig: r for r, sig in enumerate(sorted(set(signatures)))}
         colour = np.array([ranks[sig] for sig in signatures], dtype=np.int64)
         if len(ranks) == n_colours:
@@ -425,10 +422,45 @@ def canonical_graph(graph: SlicesGraph) -> SlicesGraph:
                 best = code
     _, order, e2, t2, _ = best
     if np.abs(t2).max(initial=0) > 1:
-        raise ImageOverflowError(
-            "a bond spans more than one cell even in the reduced basis, so '-'/'o'/'+' cannot label it"
-        )
+        e2, t2 = fit_images(len(species), e2, t2)
     return SlicesGraph(species=tuple(species[a] for a in order), edges=e2, images=t2)
+
+
+def fit_images(n: int, edges: np.ndarray, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Move atoms to other periodic images so that every bond label lies in -1/0/+1, when that is possible.
+
+    Wrapping atoms into the reduced cell labels almost every real crystal within -1..+1, but a graph can have a bond
+    longer than the cell along some axis (generated strings often do). Per axis, labels ``t + s_j - s_i`` in
+    [-1, 1] are difference constraints on integer shifts ``s``; Bellman-Ford finds the shifts, or proves there are
+    none (a cycle of bonds whose net translation is longer than the cycle), which raises ImageOverflowError.
+    The result is a deterministic function of the (already canonical) input, so the form stays canonical.
+    """
+    if np.abs(images).max(initial=0) > 7:
+        raise ImageOverflowError("a bond spans more than seven cells in the reduced basis; '-'/'o'/'+' cannot label it")
+    shifts = np.zeros((n, 3), dtype=np.int64)
+    i, j = edges[:, 0], edges[:, 1]
+    for axis in range(3):
+        t = images[:, axis]
+        # constraints: s_j - s_i <= 1 - t  and  s_i - s_j <= 1 + t  (edges u -> v with weight w mean s_v <= s_u + w)
+        u = np.concatenate([i, j])
+        v = np.concatenate([j, i])
+        w = np.concatenate([1 - t, 1 + t])
+        dist = np.zeros(n, dtype=np.int64)
+        for _ in range(n + 1):
+            changed = False
+            for a, b, weight in zip(u.tolist(), v.tolist(), w.tolist()):
+                if dist[a] + weight < dist[b]:
+                    dist[b] = dist[a] + weight
+                    changed = True
+            if not changed:
+                break
+        else:
+            raise ImageOverflowError(
+                "a bond spans more than one cell even in the reduced basis, and no choice of periodic images labels "
+                "every bond with '-'/'o'/'+'"
+            )
+        shifts[:, axis] = dist - dist.max()
+    return normalise_edges(edges, images + shifts[j] - shifts[i])
 
 
 def _best_by_bonds(element_rank, colour, pos, vec, edges, survivors):

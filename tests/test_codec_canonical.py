@@ -149,3 +149,36 @@ def test_isolated_atoms_are_kept_after_the_net():
     out = slices.canonical("Na Cl Ar 0 1 ooo 0 1 -oo 0 1 o-o 0 1 oo- 0 1 --o 0 1 -o-")
     assert out.split()[:3] == ["Na", "Cl", "Ar"]
     assert slices.canonical(out) == out
+
+
+# Strings written by the generative model: bonds to an atom's own image, and bonds that in the graph's reduced cell
+# span more than one cell, so atoms must be moved to other images to label every bond with -/o/+.
+GENERATED = [
+    "Ho Ho Zn Sm 0 1 --o 0 1 o-- 3 3 -+o 0 3 ooo 0 3 o++ 0 3 o+o 0 3 ++o 1 2 +++ 1 2 ++o 1 3 ooo 1 3 +oo 1 3 ++o "
+    "2 3 ooo 2 3 o-+ 2 3 +oo 2 3 ++o",
+    "Si Si Si Si Si Si Tm Tm 0 2 o-o 0 2 +oo 0 2 +-o 0 4 oo- 0 4 o-- 0 4 o-o 0 5 o-o 0 6 --o 0 6 -o- 0 7 -oo 0 7 -o- "
+    "0 7 o-- 1 2 --- 1 2 o-o 1 2 ooo 1 3 -oo 1 4 ooo 1 4 -oo 1 5 ooo 1 6 ooo 1 7 -oo 1 6 -oo 1 7 ooo 1 7 oo- 2 3 ooo "
+    "2 3 o-o 2 4 ooo 2 6 ooo 2 6 +oo 2 7 ooo 3 4 oo+ 3 4 ooo 3 6 ooo 3 6 +-o 3 7 oo+ 3 7 ooo 3 7 o-o 3 7 o++ 4 6 ooo "
+    "4 6 oo+ 4 7 ooo 4 7 o-o 4 7 +oo 4 7 o+o 4 7 oo+ 4 7 o++ 4 7 ++o 5 6 +oo 5 7 ooo 5 7 +o- 6 6 +o+ 6 6 +o-",
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    index=st.integers(0, len(GENERATED) - 1),
+    seed=st.integers(0, 2**31 - 1),
+    basis=unimodular,
+    repeats=st.sampled_from([(1, 1, 1), (2, 1, 1), (1, 2, 1)]),
+)
+def test_canonical_is_invariant_for_generated_graphs_with_loops_and_long_bonds(index, seed, basis, repeats):
+    graph = slices.parse(GENERATED[index])
+    expected = slices.canonical(GENERATED[index])
+    assert slices.canonical(expected) == expected
+    rng = np.random.default_rng(seed)
+    other = shift_images(change_basis(graph, basis), rng.integers(-2, 3, size=(graph.n_atoms, 3)))
+    other = permute_atoms(other, rng.permutation(graph.n_atoms))
+    if repeats != (1, 1, 1):
+        other = supercell(other, repeats)
+        if other.embeddability() is not None:
+            return
+    assert canonical_form(other).to_string() == expected
