@@ -200,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.decode and name in args.decode_conditions.split(","):
             row["decode"] = decode_metrics(strings[: args.decode_n], args.decode_time_limit)
         results["conditions"][name] = row
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(results, indent=1))  # partial results survive an interrupted run
         print(f"  {name}: done", file=sys.stderr)
     if not args.decode:
         results["decode"] = {"measured": False, "reason": "run with --decode"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,8 @@ from generative.tokenizer import Tokenizer  # noqa: E402
 from slices.errors import SlicesError  # noqa: E402
 from slices.graph import parse  # noqa: E402
 
-REFERENCE = "/work/shared/data/slices_reference/mp20_nonmetal_slices_1432.csv.gz"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+REFERENCE = SHARED / "slices_reference" / "mp20_nonmetal_slices_1432.csv.gz"
 SCALING = {"band_gap": (0.8, 1.5), "formation_energy": (-1.2, 1.0)}
 
 
