@@ -12,8 +12,8 @@ from generative.train import train  # light: torch is imported when training sta
 __all__ = ["sample", "train", "load_model", "GenerativeError"]
 
 
-def sample(n, band_gap=None, formation_energy=None, temperature=1.0, top_k=None, top_p=None, seed=0, model=None,
-           **kwargs) -> list[str]:
+def sample(n: int, band_gap: float | None = None, formation_energy: float | None = None, temperature: float = 1.0,
+           top_k: int | None = None, top_p: float | None = None, seed: int = 0, model=None, **kwargs) -> list[str]:
     """Sample ``n`` valid SLICES strings; see :func:`generative.sampling.sample`."""
     from generative.sampling import sample as _sample
 
@@ -22,7 +22,8 @@ def sample(n, band_gap=None, formation_energy=None, temperature=1.0, top_k=None,
 
 
 def load_model(path=None):
-    """Load a checkpoint (default: the shipped model in ``data/model/``); see :func:`generative.checkpoint.load_model`."""
+    """Load a checkpoint (default: the shipped model in ``data/model/``); see :func:`generative.checkpoint.load_model`.
+    """
     from generative.checkpoint import load_model as _load
 
     return _load(path)

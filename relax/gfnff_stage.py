@@ -29,13 +29,13 @@ RESTRAINT = {"k": 5.0, "stretch": 1.2, "compress": 0.0}
 MAX_STRETCH = 1.5  # a graph bond longer than this times its target after GFN-FF means the topology broke
 
 
-def _child(conn, numbers, cell, frac, edges, images, targets, fmax, steps):
+def _child(conn, workdir, numbers, cell, frac, edges, images, targets, fmax, steps):
     """Runs in the forked child: optimise, send ``("ok", cell, frac, energy, nsteps)`` or ``("error", text)``."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
         os.dup2(devnull, 2)
-        os.chdir(tempfile.mkdtemp(prefix="gfnff_"))
+        os.chdir(workdir)
         from ase import Atoms
         from ase.calculators.mixing import SumCalculator
         from ase.filters import FrechetCellFilter
@@ -74,9 +74,14 @@ def gfnff_relax(
     Raises :class:`RelaxError` with reason ``gfnff_crashed`` (the child process died), or ``gfnff_failed`` (an
     error inside GFN-FF, the time limit, or a result whose bonds no longer match the graph).
     """
+    with tempfile.TemporaryDirectory(prefix="gfnff_") as workdir:  # removed even when the child crashes
+        return _run_child(workdir, numbers, cell, frac, edges, images, targets, fmax, steps, time_limit)
+
+
+def _run_child(workdir, numbers, cell, frac, edges, images, targets, fmax, steps, time_limit):
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
-    args = (np.asarray(numbers), cell, frac, edges, images, targets, fmax, steps)
+    args = (workdir, np.asarray(numbers), cell, frac, edges, images, targets, fmax, steps)
     child = ctx.Process(target=_child, args=(send, *args))
     child.start()
     send.close()

@@ -142,7 +142,7 @@ def place(species, edges: np.ndarray, images: np.ndarray, *, seed: int = 0, roun
     rng = np.random.default_rng(seed)
     # separate atoms the barycentric solve placed on top of each other (unstable nets)
     key = np.round(np.mod(frac, 1.0), 6)
-    _, first, counts = np.unique(key, axis=0, return_index=True, return_counts=True)
+    _, counts = np.unique(key, axis=0, return_counts=True)
     if (counts > 1).any():
         frac = frac + rng.normal(scale=0.02, size=frac.shape)
     a = initial_cell(frac[edges[:, 1]] + images - frac[edges[:, 0]], targets)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import glob
 import os
+import tempfile
 
 import numpy as np
 import pytest
@@ -56,9 +58,11 @@ def test_gfnff_crash_raises_own_error_when_called_directly():
     graph = structure_graph(rock_salt(4.21, ("Mg", "O")), reduce=False)
     cell, frac = place(graph.species, graph.edges, graph.images)
     targets = np.full(graph.n_edges, bond_length("Mg", "O"))
+    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "gfnff_*")))
     with pytest.raises(RelaxError) as info:
         gfnff_relax(graph.atomic_numbers, cell, frac, graph.edges, graph.images, targets)
     assert info.value.reason == "gfnff_crashed"
+    assert set(glob.glob(os.path.join(tempfile.gettempdir(), "gfnff_*"))) <= before  # its work dir was removed
     assert isinstance(info.value, slices.SlicesError)
 
 
