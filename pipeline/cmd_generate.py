@@ -7,7 +7,7 @@ import sys
 
 HELP = """\
 Sample candidate SLICES strings from the shipped model, rebuild and relax each crystal in parallel, drop invalid
-ones (atoms closer than 0.5 A, no SMACT charge-neutral assignment, bond topology lost in relaxation), duplicates and
+ones (atoms closer than 0.5 A, no SMACT charge-neutral assignment, and, with --require-topology, bond topology lost in relaxation), duplicates and
 crystals already in the training data, predict band gap, formation energy and energy above hull, and write:
 
   OUT/candidates.csv, candidates.json   one row per candidate: string, formula, space group, energies,
@@ -107,6 +107,9 @@ def register(subparsers) -> None:
                         help="same for --formation-energy (default 0.5)")
     screen.add_argument("--max-e-hull", type=_non_negative, metavar="EV_PER_ATOM",
                         help="drop candidates more than this above the convex hull (default: no limit)")
+    screen.add_argument("--require-topology", action="store_true",
+                        help="drop candidates whose relaxed crystal no longer has the string's bond graph (default: "
+                        "keep them, flagged in the topology_ok column)")
     p.set_defaults(handler=run)
 
 
@@ -132,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
         scheduler=args.scheduler, train_data=train_data, hull_reference=hull_reference, time_limit=args.time_limit,
         potential=args.potential,
         gap_tolerance=args.gap_tolerance, eform_tolerance=args.eform_tolerance, max_e_hull=args.max_e_hull,
+        require_topology=args.require_topology,
         progress=not args.no_progress,
     )
     print_summary(result.summary, result.out, file=sys.stdout)

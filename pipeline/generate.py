@@ -133,13 +133,17 @@ def _decode(run: RunDir, strings: list[str], *, workers: int, client, scheduler,
     return len(todo)
 
 
-def _filter(record: dict) -> tuple[str, str] | None:
-    """Status and message of a decoded candidate that fails a validity filter, else None."""
+def _filter(record: dict, require_topology: bool = False) -> tuple[str, str] | None:
+    """Status and message of a decoded candidate that fails a validity filter, else None.
+
+    A changed bond topology (``topology_ok`` False) is always reported in the table; it drops the candidate only
+    with ``require_topology``: relaxation rarely keeps a generated graph's exact bonds (docs/pipeline.md).
+    """
     if record.get("status") != "ok":
         return record.get("status") or "decode_failed", record.get("message") or ""
     if record.get("structure") is None:
         return "no_structure", "the decoder returned no structure"
-    if record.get("topology_ok") is False:
+    if require_topology and record.get("topology_ok") is False:
         return "topology_changed", "the relaxed crystal no longer has the string's bond graph"
     if not record.get("structure_valid"):
         return "too_close", f"two atoms are closer than 0.5 A (shortest distance {record.get('min_distance')})"
@@ -165,7 +169,7 @@ def _consistent_potential(potential: str | None, hull_reference) -> str | None:
     return potential
 
 
-def _assemble(run: RunDir, strings: list[str]) -> tuple[list[dict], dict]:
+def _assemble(run: RunDir, strings: list[str], require_topology: bool = False) -> tuple[list[dict], dict]:
     """One row per candidate from the stored decode records, with the validity filters applied."""
     from pymatgen.core import Structure
 
@@ -174,7 +178,7 @@ def _assemble(run: RunDir, strings: list[str]) -> tuple[list[dict], dict]:
     for index in range(len(strings)):
         record = dict(records[index])
         record["decode_seconds"] = record.pop("elapsed", None)
-        problem = _filter(record)
+        problem = _filter(record, require_topology)
         record["valid"] = problem is None
         record["status"], record["message"] = problem or ("ok", "")
         if record.get("structure") is not None:
@@ -254,6 +258,7 @@ def generate(
     gap_tolerance: float = 0.5,
     eform_tolerance: float = 0.5,
     max_e_hull: float | None = None,
+    require_topology: bool = False,
     progress: bool = True,
 ) -> GenerateResult:
     """Generate, reconstruct and screen ``n`` candidate crystals; write everything into the folder ``out``.
@@ -264,9 +269,10 @@ def generate(
     train pool; None: skip). ``hull_reference`` is the table of reference energies computed with the same potential
     ("default": ``data/hull_reference.csv.gz``; None: no energy above hull). Targets select candidates within
     ``gap_tolerance`` / ``eform_tolerance`` of ``band_gap`` / ``formation_energy``; ``max_e_hull`` (eV/atom) drops
-    unstable ones.
+    unstable ones. ``require_topology`` drops candidates whose relaxed crystal no longer has the string's bonds
+    (otherwise they are kept and flagged in the ``topology_ok`` column).
     """
-    criteria = Criteria(band_gap, gap_tolerance, formation_energy, eform_tolerance, max_e_hull)
+    criteria = Criteria(band_gap, gap_tolerance, formation_energy, eform_tolerance, max_e_hull, require_topology)
     _check_arguments(n, strings, band_gap, formation_energy, temperature, workers, time_limit, criteria, client,
                      scheduler)
     from pipeline import novelty, report, screening
@@ -309,7 +315,7 @@ def generate(
                           decode_kwargs=decode_kwargs, time_limit=time_limit, progress=progress)
     timings["decode"] = time.perf_counter() - t0
 
-    rows, structures = _assemble(run, strings)
+    rows, structures = _assemble(run, strings, criteria.require_topology)
     t0 = time.perf_counter()
     unique = _deduplicate(rows, structures, progress)
     timings["deduplicate"] = time.perf_counter() - t0

@@ -25,6 +25,7 @@ class Criteria:
     formation_energy: float | None = None
     eform_tolerance: float = 0.5
     max_e_hull: float | None = None
+    require_topology: bool = False  # drop candidates whose relaxed crystal no longer has the string's bond graph
 
 
 def default_hull_reference() -> Path:

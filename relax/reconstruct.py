@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from relax.refine import DEFAULT_MODEL
 from relax.errors import RelaxError
 
 STAGES = ("placement", "gfnff", "potential")
@@ -50,7 +51,7 @@ def reconstruct(
     edges,
     images,
     *,
-    potential: str = "M3GNet-MatPES-PBE-v2025.1-PES",
+    potential: str = DEFAULT_MODEL,
     stages: tuple[str, ...] = STAGES,
     time_limit: float = 120.0,
     seed: int = 0,

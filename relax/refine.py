@@ -16,7 +16,7 @@ import numpy as np
 
 from relax.errors import RelaxError
 
-DEFAULT_MODEL = "M3GNet-MatPES-PBE-v2025.1-PES"
+from relax.potential import DEFAULT_POTENTIAL as DEFAULT_MODEL  # one default for the whole project
 DEFAULT_FMAX = 0.1
 DEFAULT_STEPS = 150
 ACCEPT_FMAX = 0.5  # eV/A: a relaxation that ran out of steps above this is reported as not_converged

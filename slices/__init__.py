@@ -19,7 +19,7 @@ from slices.errors import (
 from slices.graph import SlicesGraph, parse
 from slices.canonicalize import canonical_form
 from slices.encode import Encodability, check, encode, structure_graph
-from slices.decode import decode
+from slices.decode import DecodeResult, decode, decode_report
 
 
 
@@ -40,6 +40,8 @@ __all__ = [
     "Encodability",
     "structure_graph",
     "decode",
+    "decode_report",
+    "DecodeResult",
     "SlicesGraph",
     "parse",
     "SlicesError",
