@@ -21,7 +21,7 @@ the graph). The canonical form removes all four, following the route Systre take
 Nets whose placement puts two atoms of the same element and colour on one point ("unstable" nets) cannot be ordered
 by position; for those ties all orderings of the tied atoms are tried when there are few, and
 :class:`NotEmbeddableError` (``reason="unstable_net"``) is raised otherwise. Graphs that are not 3D nets (see
-:func:`slices.graph.embeddability`) get a weaker, permutation-only normal form from :func:`normal_form_2d_or_less`.
+:func:`slices.graph.embeddability`) have no placement and raise :class:`NotEmbeddableError` naming the reason.
 """
 
 from __future__ import annotations
