@@ -10,7 +10,7 @@ from pymatgen.core import Structure
 from slices.bonds import find_bonds
 from slices.canonicalize import canonical_graph
 from slices.errors import NotEmbeddableError, SlicesError, StructureInputError
-from slices.graph import ATOMIC_NUMBER, SlicesGraph, embeddability, normalise_edges
+from slices.graph import ATOMIC_NUMBER, SlicesGraph, normalise_edges
 
 MIN_DISTANCE = 0.5  # angstrom; closer atoms are treated as an error in the input
 MAX_SITES = 500
@@ -90,11 +90,7 @@ class Encodability:
 def check(structure: Structure, bonds: str = "econ") -> Encodability:
     """Report whether ``structure`` can be encoded, without raising."""
     try:
-        graph = structure_graph(structure, bonds)
-        problem = embeddability(graph.n_atoms, graph.edges, graph.images)
-        if problem is not None:
-            return Encodability(False, *problem)
-        canonical_graph(graph)
+        canonical_graph(structure_graph(structure, bonds))  # checks embeddability first, raising with the reason
     except NotEmbeddableError as exc:
         return Encodability(False, exc.reason, str(exc))
     except SlicesError as exc:
