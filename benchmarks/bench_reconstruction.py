@@ -37,7 +37,8 @@ MATCHERS = {
 _STATE: dict = {}
 
 
-def _init(stages: tuple[str, ...], fmax: float | None, steps: int | None, time_limit: float) -> None:
+def _init(stages: tuple[str, ...], fmax: float | None, steps: int | None, time_limit: float,
+          optimizer: str | None = None) -> None:
     import warnings
 
     import torch
@@ -51,7 +52,7 @@ def _init(stages: tuple[str, ...], fmax: float | None, steps: int | None, time_l
         for scale in (True, False):
             key = name if scale else f"{name}_noscale"
             matchers[key] = StructureMatcher(primitive_cell=True, scale=scale, attempt_supercell=False, **kw)
-    _STATE.update(stages=stages, fmax=fmax, steps=steps, time_limit=time_limit, matchers=matchers)
+    _STATE.update(stages=stages, fmax=fmax, steps=steps, time_limit=time_limit, optimizer=optimizer, matchers=matchers)
     if "potential" in stages:  # load the model outside the timed region
         from relax.refine import calculator
 
@@ -79,7 +80,8 @@ def _run(row: tuple[str, str]) -> dict:
     record.update(encoded=True, string=string)
     wall, cpu = time.perf_counter(), _cpu()
     report = decode_report(
-        string, stages=_STATE["stages"], time_limit=_STATE["time_limit"], fmax=_STATE["fmax"], steps=_STATE["steps"]
+        string, stages=_STATE["stages"], time_limit=_STATE["time_limit"], fmax=_STATE["fmax"], steps=_STATE["steps"],
+        optimizer=_STATE["optimizer"],
     )
     record.update(
         wall_s=time.perf_counter() - wall,
@@ -90,6 +92,7 @@ def _run(row: tuple[str, str]) -> dict:
         stage_times=report.timings,
         topology_ok=report.topology_ok,
         energy_per_atom=report.energy_per_atom,
+        potential_start=report.potential_start,
     )
     matches = {}
     current = None
@@ -143,7 +146,8 @@ def summarise(records: list[dict], stages: tuple[str, ...]) -> dict:
 
 def compact(record: dict) -> dict:
     """A small per-row record for the JSON: match flags as strings of 0/1 in :func:`_matcher_keys` order."""
-    keep = ("id", "formula", "natoms", "encoded", "encode_error", "status", "stage_status", "topology_ok")
+    keep = ("id", "formula", "natoms", "encoded", "encode_error", "status", "stage_status", "topology_ok",
+            "potential_start")
     out = {k: record[k] for k in keep if k in record}
     if record.get("encoded"):
         out["wall_s"] = round(record["wall_s"], 3)
@@ -191,6 +195,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--stages", default=",".join(STAGES))
     parser.add_argument("--fmax", type=float, default=None)
     parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--optimizer", default=None, help="BFGS or FIRE (default: relax.refine's)")
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
@@ -215,7 +220,7 @@ def main(argv: list[str] | None = None) -> dict:
         args.workers,
         mp_context=multiprocessing.get_context("fork"),
         initializer=_init,
-        initargs=(stages, args.fmax, args.steps, args.time_limit),
+        initargs=(stages, args.fmax, args.steps, args.time_limit, args.optimizer),
     ) as pool:
         futures = [pool.submit(_run, row) for row in rows]
         for future in tqdm(as_completed(futures), total=len(futures), file=sys.stderr, desc="reconstruct"):
@@ -230,6 +235,7 @@ def main(argv: list[str] | None = None) -> dict:
         "stages": stages,
         "fmax": args.fmax if args.fmax is not None else _default("DEFAULT_FMAX"),
         "steps": args.steps if args.steps is not None else _default("DEFAULT_STEPS"),
+        "optimizer": args.optimizer if args.optimizer is not None else _default("DEFAULT_OPTIMIZER"),
         "time_limit": args.time_limit,
         "threads_per_process": 1,
         "elapsed_s": time.time() - started,

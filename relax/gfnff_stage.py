@@ -26,7 +26,8 @@ DEFAULT_FMAX = 0.1
 DEFAULT_STEPS = 200
 DEFAULT_TIME_LIMIT = 30.0
 RESTRAINT = {"k": 5.0, "stretch": 1.2, "compress": 0.0}
-MAX_STRETCH = 1.5  # a graph bond longer than this times its target after GFN-FF means the topology broke
+MAX_STRETCH = 1.5  # a graph bond longer than this times its target (or shorter than 1/this) after GFN-FF: broken
+MIN_VOLUME_PER_ATOM = 2.0  # A^3; below this GFN-FF has collapsed the cell (seen: CoNiPt2 squeezed to 0.12 A^3/atom)
 
 
 def _child(conn, workdir, numbers, cell, frac, edges, images, targets, fmax, steps):
@@ -47,7 +48,9 @@ def _child(conn, workdir, numbers, cell, frac, edges, images, targets, fmax, ste
         atoms = Atoms(numbers=numbers, cell=cell, scaled_positions=frac, pbc=True)
         atoms.calc = SumCalculator([GFNFF(), GraphRestraint(edges, images, targets, **RESTRAINT)])
         opt = FIRE(FrechetCellFilter(atoms), logfile=None)
-        opt.run(fmax=fmax, steps=steps)
+        for _ in opt.irun(fmax=fmax, steps=steps):
+            if atoms.get_volume() / len(atoms) < MIN_VOLUME_PER_ATOM:
+                break  # collapsing: stop now, the parent rejects the cell (each step only gets slower)
         energy = float(atoms.get_potential_energy())
         conn.send(("ok", np.asarray(atoms.cell), atoms.get_scaled_positions(wrap=False), energy, opt.nsteps))
     except BaseException:  # report anything the library raises instead of dying silently
@@ -108,8 +111,17 @@ def _run_child(workdir, numbers, cell, frac, edges, images, targets, fmax, steps
     _, new_cell, new_frac, energy, _ = message
     if not np.isfinite(energy) or not np.all(np.isfinite(new_cell)) or not np.all(np.isfinite(new_frac)):
         raise RelaxError("gfnff_failed", "GFN-FF returned non-finite numbers")
+    volume = abs(float(np.linalg.det(new_cell))) / len(new_frac)
+    if volume < MIN_VOLUME_PER_ATOM:
+        raise RelaxError("gfnff_failed", f"GFN-FF collapsed the cell ({volume:.2f} A^3 per atom)")
     d = (new_frac[edges[:, 1]] + images - new_frac[edges[:, 0]]) @ new_cell
     stretch = np.linalg.norm(d, axis=1) / targets
+    if stretch.min() < 1 / MAX_STRETCH:
+        k = int(np.argmin(stretch))
+        raise RelaxError(
+            "gfnff_failed",
+            f"GFN-FF crushed the bond graph: bond {k} ({edges[k, 0]}-{edges[k, 1]}) is {stretch[k]:.2f} x its length",
+        )
     if stretch.max() > MAX_STRETCH:
         k = int(np.argmax(stretch))
         raise RelaxError(

@@ -21,6 +21,7 @@ __all__ = [
     "PotentialError",
     "energy_per_atom",
     "load_potential",
+    "check_cell_volume",
     "relax_structure",
 ]
 
@@ -72,6 +73,19 @@ def _check_structure(structure, model) -> None:
         raise StructureInputError(f"atoms overlap: shortest distance {shortest:.3f} A < {_MIN_DISTANCE} A")
 
 
+MIN_VOLUME_PER_ATOM = 2.0  # A^3; a relaxation step below this has collapsed the cell (no solid is that dense)
+MAX_VOLUME_PER_ATOM = 500.0  # A^3; above this the cell has blown up
+
+
+def check_cell_volume(atoms) -> None:
+    """Refuse to evaluate a collapsed or exploded cell: on a cell of a few A^3 a potential's neighbour list grows
+    without bound (seen: one step on CoNiPt2 at 0.12 A^3/atom took 75 s and 12 GB)."""
+    volume = abs(float(atoms.get_volume())) / len(atoms)
+    if not MIN_VOLUME_PER_ATOM <= volume <= MAX_VOLUME_PER_ATOM:
+        raise PotentialError(f"the cell {'collapsed' if volume < MIN_VOLUME_PER_ATOM else 'blew up'} during the "
+                             f"relaxation ({volume:.3g} A^3 per atom)")
+
+
 def _cached_frechet_filter(atoms):
     """``FrechetCellFilter`` that computes its (costly, matrix-log based) cell forces once per geometry.
 
@@ -87,6 +101,7 @@ def _cached_frechet_filter(atoms):
         def get_forces(self, **kwargs):
             key = (self.atoms.positions.tobytes(), self.atoms.cell.array.tobytes())
             if self._cached is None or key != self._key:
+                check_cell_volume(self.atoms)
                 self._cached = (super().get_forces(**kwargs), self.stress)
                 self._key = key
             self.stress = self._cached[1]

@@ -69,6 +69,15 @@ def test_full_pipeline_on_rock_salt_with_real_engines():
     volume = r.structure.volume / len(r.structure)
     assert 21.5 < volume < 25.0, f"relaxed NaCl volume {volume:.2f} A^3/atom (PBE about 23)"
     assert STRICT.fit(rock_salt(), r.structure)
+    # the potential relaxed both earlier geometries and kept the lower final energy
+    assert set(r.potential_energies) == {"placement", "gfnff"}
+    assert r.potential_start == min(r.potential_energies, key=r.potential_energies.get)
+    assert r.energy_per_atom == pytest.approx(min(r.potential_energies.values()), abs=1e-9)
+
+
+def test_unknown_optimizer_raises():
+    with pytest.raises(RelaxError, match="optimizer must be one of"):
+        reconstruct(NACL.species, NACL.edges, NACL.images, optimizer="SGD")
 
 
 def test_reconstruct_is_deterministic():
@@ -88,3 +97,27 @@ def test_missing_model_is_a_coded_failure():
 def test_time_limit_gives_timeout():
     r = reconstruct(NACL.species, NACL.edges, NACL.images, time_limit=0.0)
     assert r.status == "timeout" and r.status in REASON_CODES
+
+
+def test_collapsed_cell_is_refused_before_the_potential_evaluates_it():
+    require_model()
+    from relax.refine import refine
+
+    # (one evaluation of such a cell took 75 s and 12 GB before the guard)
+    with pytest.raises(RelaxError, match="collapsed") as info:
+        refine([27, 28, 78, 78], np.eye(3) * 0.8, np.random.default_rng(0).random((4, 3)))
+    assert info.value.reason == "potential_failed"
+
+
+def test_cell_that_gfnff_collapses_still_reconstructs():
+    # CoNiPt2 (mp-1226004): GFN-FF squeezed it to 0.12 A^3/atom and the potential then ran out of time; now the
+    # collapse is refused (stage 2 fails or is rejected) and the potential relaxes the placement
+    require_model()
+    string = ("Co Ni Pt Pt 0 0 o+o 0 0 +oo 0 2 --o 0 2 -oo 0 2 o-o 0 2 ooo 0 3 --- 0 3 -o- 0 3 o-- 0 3 oo- 1 1 o+o "
+              "1 1 +oo 1 2 --o 1 2 -oo 1 2 o-o 1 2 ooo 1 3 --o 1 3 -oo 1 3 o-o 1 3 ooo 2 2 o+o 2 2 +oo 3 3 o+o 3 3 +oo")
+    from slices.graph import parse
+
+    g = parse(string)
+    r = reconstruct(g.species, g.edges, g.images, time_limit=60.0)
+    assert r.status == "ok", r.message
+    assert r.structure.volume / len(r.structure) > 10.0  # metals: about 13-15 A^3/atom
