@@ -73,6 +73,8 @@ def register(subparsers) -> None:
     s.add_argument("--formation-energy", type=float, default=None, metavar="EV_PER_ATOM",
                    help="target formation energy in eV/atom")
     s.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1.0)")
+    s.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance for the targets: 1 = "
+                   "plain conditioning (default), 2-3 pushes harder toward them (twice the sampling time)")
     s.add_argument("--top-k", type=int, default=None, help="sample only among the k likeliest valid tokens")
     s.add_argument("--top-p", type=float, default=None, help="nucleus sampling threshold in (0, 1]")
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -108,7 +110,7 @@ def _sample(args) -> int:
     torch.set_num_threads(1)
     strings = sample(args.n, band_gap=args.band_gap, formation_energy=args.formation_energy,
                      temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
-                     model=args.model, canonical=args.canonical)
+                     model=args.model, canonical=args.canonical, guidance=args.guidance)
     text = "".join(s + "\n" for s in strings)
     if args.out:
         with open(args.out, "w") as fh:

@@ -26,7 +26,10 @@ def _resolve(model: Bundle | str | Path | None) -> Bundle:
     return _DEFAULT
 
 
-def _check_args(n, temperature, top_k, top_p, conditions) -> None:
+def _check_args(n, temperature, top_k, top_p, conditions, guidance=1.0) -> None:
+    if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or not math.isfinite(guidance) \
+            or guidance < 0:
+        raise GenerativeError(f"guidance must be a non-negative number, got {guidance!r}")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         raise GenerativeError(f"n must be a non-negative integer, got {n!r}")
     if not isinstance(temperature, (int, float)) or not math.isfinite(temperature) or temperature <= 0:
@@ -67,17 +70,21 @@ def sample(
     batch_size: int = 250,
     max_atoms: int | None = None,
     canonical: bool = False,
+    guidance: float = 1.0,
 ) -> list[str]:
     """Sample ``n`` SLICES strings; every one parses and describes a connected 3D net.
 
     ``band_gap`` (eV) and ``formation_energy`` (eV/atom) condition the model; None means unconditioned.
     ``model`` is a loaded bundle, a checkpoint path, or None for the shipped model. With ``canonical`` every
     string is returned in canonical form (:func:`slices.canonical`) and samples whose net has no canonical form
-    (e.g. a bond longer than one cell in the reduced basis) are drawn again. The same seed (with the same ``n``,
+    (e.g. a bond longer than one cell in the reduced basis) are drawn again. ``guidance`` is classifier-free
+    guidance: with a condition given, the next-token log-probabilities are ``u + guidance * (c - u)`` from the
+    conditioned (c) and the property-free (u) predictions of the same model (1 = plain conditioned sampling, > 1
+    pushes harder toward the target, at twice the cost per step). The same seed (with the same ``n``,
     ``batch_size`` and options) gives the same strings on CPU.
     """
     conditions = {"band_gap": band_gap, "formation_energy": formation_energy}
-    _check_args(n, temperature, top_k, top_p, conditions)
+    _check_args(n, temperature, top_k, top_p, conditions, guidance)
     bundle = _resolve(model)
     for name, value in conditions.items():
         if value is not None and name not in bundle.properties:
@@ -91,7 +98,7 @@ def sample(
     drawn, max_draws = 0, 20 * n + 200
     while len(out) < n:
         b = min(batch_size, n - len(out))
-        strings = _sample_batch(bundle, b, conditions, temperature, top_k, top_p, gen, max_atoms)
+        strings = _sample_batch(bundle, b, conditions, temperature, top_k, top_p, gen, max_atoms, guidance)
         drawn += b
         if canonical:
             strings = [c for c in map(_canonical_or_none, strings) if c is not None]
@@ -113,18 +120,27 @@ def _canonical_or_none(string: str) -> str | None:
 
 
 @torch.no_grad()
-def _sample_batch(bundle, b, conditions, temperature, top_k, top_p, gen, max_atoms) -> list[str]:
+def _sample_batch(bundle, b, conditions, temperature, top_k, top_p, gen, max_atoms, guidance=1.0) -> list[str]:
     model, tok = bundle.model, bundle.tokenizer
     was_training = model.training
     model.eval()
     values, present = bundle.condition(conditions, b)
+    guided = guidance != 1.0 and bool(present.any())
+    if guided:  # a second, property-free copy of every row, fed the same tokens
+        free_values, free_present = bundle.condition({}, b)
+        values, present = torch.cat([values, free_values]), torch.cat([present, free_present])
     states = [GrammarState(tok, bundle.max_len, max_atoms) for _ in range(b)]
     tokens: list[list[int]] = [[] for _ in range(b)]
     active = list(range(b))  # rows of the cache still being written
-    bos = torch.full((b, 1), tok.bos_id, dtype=torch.long)
+    bos = torch.full((len(values), 1), tok.bos_id, dtype=torch.long)
     logits, cache = model.start(bos, values, present)
     position = model.cfg.n_props + 1
     while active:
+        if guided:
+            n_active = len(active)
+            cond = torch.log_softmax(logits[:n_active].float(), 1)
+            free = torch.log_softmax(logits[n_active:].float(), 1)
+            logits = free + guidance * (cond - free)
         mask = torch.from_numpy(np.stack([states[r].allowed() for r in active]))
         scores = (logits.float() / temperature).masked_fill(~mask, -math.inf)
         scores = _filter(scores, top_k, top_p)
@@ -140,10 +156,16 @@ def _sample_batch(bundle, b, conditions, temperature, top_k, top_p, gen, max_ato
             break
         if len(keep) < len(active):
             rows = torch.tensor(keep)
-            cache = [(k[rows], v[rows]) for k, v in cache]
             chosen = chosen[rows]
+            if guided:
+                rows = torch.cat([rows, rows + len(active)])
+            cache = [(k[rows], v[rows]) for k, v in cache]
             active = [active[row] for row in keep]
+        if guided:
+            chosen = torch.cat([chosen, chosen])
         logits, cache = model.step(chosen, position, cache)
+        if guided:
+            chosen = chosen[: len(active)]
         position += 1
     model.train(was_training)
     return [tok.decode(t) for t in tokens]

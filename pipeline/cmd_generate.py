@@ -77,6 +77,8 @@ def register(subparsers) -> None:
     what.add_argument("--formation-energy", type=_number, metavar="EV_PER_ATOM",
                       help="target formation energy in eV/atom (conditions the model; --eform-tolerance)")
     what.add_argument("--temperature", type=_positive, default=1.0, help="sampling temperature (default 1.0)")
+    what.add_argument("--guidance", type=_non_negative, default=1.0, help="classifier-free guidance toward the "
+                      "targets: 1 = plain conditioning (default), 2-3 pushes harder (see docs/generative.md)")
     what.add_argument("--seed", type=int, default=0, help="random seed for sampling and reconstruction (default 0)")
     what.add_argument("--model", metavar="PATH", help="a trained model folder instead of the shipped one")
     what.add_argument("--strings", metavar="FILE", help="screen the SLICES strings in FILE (one per line) instead "
@@ -131,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     hull_reference = None if str(args.hull_reference).lower() == "none" else args.hull_reference
     result = generate(
         args.n, out=args.out, band_gap=args.band_gap, formation_energy=args.formation_energy, strings=strings,
-        model=args.model, temperature=args.temperature, seed=args.seed, workers=args.workers,
+        model=args.model, temperature=args.temperature, guidance=args.guidance, seed=args.seed, workers=args.workers,
         scheduler=args.scheduler, train_data=train_data, hull_reference=hull_reference, time_limit=args.time_limit,
         potential=args.potential,
         gap_tolerance=args.gap_tolerance, eform_tolerance=args.eform_tolerance, max_e_hull=args.max_e_hull,

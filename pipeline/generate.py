@@ -58,7 +58,7 @@ class GenerateResult:
 
 
 def _check_arguments(n, strings, band_gap, formation_energy, temperature, workers, time_limit, criteria, client,
-                     scheduler) -> None:
+                     scheduler, guidance=1.0) -> None:
     if strings is None:
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise PipelineError(f"n must be a positive integer (candidates to sample), got {n!r}")
@@ -71,6 +71,8 @@ def _check_arguments(n, strings, band_gap, formation_energy, temperature, worker
         raise PipelineError(f"band_gap target must be >= 0 eV, got {band_gap}")
     if not temperature > 0:
         raise PipelineError(f"temperature must be > 0, got {temperature}")
+    if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or not 0 <= guidance < float("inf"):
+        raise PipelineError(f"guidance must be a number >= 0, got {guidance!r}")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise PipelineError(f"workers must be a positive integer, got {workers!r}")
     if not time_limit > 0:
@@ -83,13 +85,14 @@ def _check_arguments(n, strings, band_gap, formation_energy, temperature, worker
         raise PipelineError(f"scheduler must be an address like tcp://host:8786, got {scheduler!r}")
 
 
-def _sample(n: int, band_gap, formation_energy, temperature: float, seed: int, model, progress: bool) -> list[str]:
+def _sample(n: int, band_gap, formation_energy, temperature: float, seed: int, model, progress: bool,
+            guidance: float = 1.0) -> list[str]:
     import generative
     from tqdm.auto import tqdm
 
     with tqdm(total=n, desc="sample", unit="str", disable=not progress, file=sys.stderr) as bar:
         strings = generative.sample(n, band_gap=band_gap, formation_energy=formation_energy, temperature=temperature,
-                                    seed=seed, model=model)
+                                    seed=seed, model=model, guidance=guidance)
         bar.update(len(strings))
     return list(strings)
 
@@ -247,6 +250,7 @@ def generate(
     strings: Sequence[str] | None = None,
     model=None,
     temperature: float = 1.0,
+    guidance: float = 1.0,
     seed: int = 0,
     workers: int | None = None,
     client=None,
@@ -269,12 +273,13 @@ def generate(
     train pool; None: skip). ``hull_reference`` is the table of reference energies computed with the same potential
     ("default": ``data/hull_reference.csv.gz``; None: no energy above hull). Targets select candidates within
     ``gap_tolerance`` / ``eform_tolerance`` of ``band_gap`` / ``formation_energy``; ``max_e_hull`` (eV/atom) drops
-    unstable ones. ``require_topology`` drops candidates whose relaxed crystal no longer has the string's bonds
+    unstable ones. ``guidance`` is classifier-free guidance toward the targets (:func:`generative.sample`).
+    ``require_topology`` drops candidates whose relaxed crystal no longer has the string's bonds
     (otherwise they are kept and flagged in the ``topology_ok`` column).
     """
     criteria = Criteria(band_gap, gap_tolerance, formation_energy, eform_tolerance, max_e_hull, require_topology)
     _check_arguments(n, strings, band_gap, formation_energy, temperature, workers, time_limit, criteria, client,
-                     scheduler)
+                     scheduler, guidance)
     from pipeline import novelty, report, screening
 
     if train_data == "default":
@@ -296,7 +301,8 @@ def generate(
     else:
         source = "model:" + (str(model) if model is not None else "shipped")
     settings = {"n": n, "source": source, "band_gap": band_gap, "formation_energy": formation_energy,
-                "temperature": temperature, "seed": seed, "time_limit": float(time_limit), "potential": potential}
+                "temperature": temperature, "guidance": guidance, "seed": seed, "time_limit": float(time_limit),
+                "potential": potential}
     run = RunDir(out)
     run.check_settings(settings)
     timings: dict[str, float] = {}
@@ -305,7 +311,7 @@ def generate(
     stored = run.load_samples()
     if stored is None:
         stored = strings if strings is not None else _sample(n, band_gap, formation_energy, temperature, seed, model,
-                                                             progress)
+                                                             progress, guidance)
         run.save_samples(stored)
     strings = stored
     timings["sample"] = time.perf_counter() - t0

@@ -54,6 +54,7 @@ def test_missing_inputs_give_project_errors(tmp_path, capsys):
         ({"n": 0}, "n must be a positive integer"),
         ({"n": 2, "workers": 0}, "workers must be a positive integer"),
         ({"n": 2, "temperature": -1.0}, "temperature must be > 0"),
+        ({"n": 2, "guidance": -0.5}, "guidance must be a number >= 0"),
         ({"strings": "Na Cl 0 1 ooo"}, "strings must be a non-empty sequence"),
         ({"n": 2, "scheduler": "nowhere"}, "scheduler must be an address"),
     ],
