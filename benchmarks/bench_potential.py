@@ -128,9 +128,9 @@ def step_costs(pot: str, structures: list[Structure]) -> dict:
     from ase.filters import FrechetCellFilter
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    from relax.potential import _calculator
+    from relax.potential import new_calculator
 
-    calc = _calculator(pot)
+    calc = new_calculator(pot)
     graph, model, frechet = [], [], []
     for s in structures:  # best of 5 per structure (the machine is shared), then the median over structures
         atoms = AseAtomsAdaptor.get_atoms(s)

@@ -161,11 +161,7 @@ def _sample_batch(bundle, b, conditions, temperature, top_k, top_p, gen, max_ato
                 rows = torch.cat([rows, rows + len(active)])
             cache = [(k[rows], v[rows]) for k, v in cache]
             active = [active[row] for row in keep]
-        if guided:
-            chosen = torch.cat([chosen, chosen])
-        logits, cache = model.step(chosen, position, cache)
-        if guided:
-            chosen = chosen[: len(active)]
+        logits, cache = model.step(torch.cat([chosen, chosen]) if guided else chosen, position, cache)
         position += 1
     model.train(was_training)
     return [tok.decode(t) for t in tokens]

@@ -21,13 +21,13 @@ import traceback
 import numpy as np
 
 from relax.errors import RelaxError
+from relax.potential import MIN_VOLUME_PER_ATOM  # below it GFN-FF has collapsed the cell (CoNiPt2: 0.12 A^3/atom)
 
 DEFAULT_FMAX = 0.1
 DEFAULT_STEPS = 200
 DEFAULT_TIME_LIMIT = 30.0
-RESTRAINT = {"k": 5.0, "stretch": 1.2, "compress": 0.0}
+RESTRAINT = {"k": 5.0, "stretch": 1.2}
 MAX_STRETCH = 1.5  # a graph bond longer than this times its target (or shorter than 1/this) after GFN-FF: broken
-MIN_VOLUME_PER_ATOM = 2.0  # A^3; below this GFN-FF has collapsed the cell (seen: CoNiPt2 squeezed to 0.12 A^3/atom)
 
 
 def _child(conn, workdir, numbers, cell, frac, edges, images, targets, fmax, steps):

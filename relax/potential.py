@@ -21,7 +21,13 @@ __all__ = [
     "PotentialError",
     "energy_per_atom",
     "load_potential",
+    "OPTIMIZERS",
+    "cell_filter",
     "check_cell_volume",
+    "check_optimizer",
+    "make_optimizer",
+    "missing_elements",
+    "new_calculator",
     "relax_structure",
 ]
 
@@ -46,10 +52,33 @@ def load_potential(model: str | os.PathLike = DEFAULT_POTENTIAL):
     return pot
 
 
-def _calculator(model: str | os.PathLike):
+def new_calculator(model: str | os.PathLike):
+    """A fresh ASE calculator for the potential (stress in eV/A^3, as ASE expects; matgl defaults to GPa)."""
     from matgl.ext.ase import PESCalculator
 
-    return PESCalculator(load_potential(model), stress_unit="eV/A3")  # ASE expects eV/A^3, matgl defaults to GPa
+    return PESCalculator(load_potential(model), stress_unit="eV/A3")
+
+
+def missing_elements(model: str | os.PathLike, symbols) -> list[str]:
+    """The element symbols among ``symbols`` the potential has no parameters for, sorted."""
+    return sorted(set(symbols) - set(load_potential(model).model.element_types))
+
+
+OPTIMIZERS = ("FIRE", "BFGS")  # the ASE optimisers a relaxation may use
+
+
+def check_optimizer(name: str) -> None:
+    """Raise ``PotentialError`` (``bad_input``) unless ``name`` is one of :data:`OPTIMIZERS`."""
+    if name not in OPTIMIZERS:
+        raise PotentialError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}", "bad_input")
+
+
+def make_optimizer(name: str, target):
+    """The ASE optimiser ``name`` (see :data:`OPTIMIZERS`) on ``target`` (atoms or a cell filter), no log."""
+    from ase.optimize import BFGS, FIRE
+
+    check_optimizer(name)
+    return {"FIRE": FIRE, "BFGS": BFGS}[name](target, logfile=None)
 
 
 def _check_structure(structure, model) -> None:
@@ -62,8 +91,7 @@ def _check_structure(structure, model) -> None:
     volume = structure.lattice.volume
     if not math.isfinite(volume) or volume < 1e-3:
         raise StructureInputError(f"the lattice is degenerate (volume {volume:.3g} A^3)")
-    known = set(load_potential(model).model.element_types)
-    unknown = sorted({el.symbol for el in structure.composition} - known)
+    unknown = missing_elements(model, (el.symbol for el in structure.composition))
     if unknown:
         raise PotentialError(f"potential {model!r} has no parameters for element(s) {', '.join(unknown)}", "bad_input")
     dmat = np.array(structure.distance_matrix, dtype=float)
@@ -86,7 +114,7 @@ def check_cell_volume(atoms) -> None:
                              f"relaxation ({volume:.3g} A^3 per atom)")
 
 
-def _cached_frechet_filter(atoms):
+def cell_filter(atoms):
     """``FrechetCellFilter`` that computes its (costly, matrix-log based) cell forces once per geometry.
 
     ASE optimisers ask the filter for forces two or three times per step; the answer only depends on the
@@ -116,7 +144,7 @@ def energy_per_atom(structure: Structure, model: str | os.PathLike = DEFAULT_POT
 
     _check_structure(structure, model)
     atoms = AseAtomsAdaptor.get_atoms(structure)
-    atoms.calc = _calculator(model)
+    atoms.calc = new_calculator(model)
     energy = float(atoms.get_potential_energy()) / len(atoms)
     if not math.isfinite(energy):
         raise PotentialError(f"the potential returned a non-finite energy for {structure.composition.reduced_formula}")
@@ -136,21 +164,17 @@ def relax_structure(
     ASE ``BFGS`` (or ``FIRE``) on a ``FrechetCellFilter``. Returns ``(relaxed structure, energy per atom in eV,
     converged, steps taken)``; a run that used up ``steps`` returns its last structure with ``converged=False``.
     """
-    from ase.optimize import BFGS, FIRE
     from pymatgen.io.ase import AseAtomsAdaptor
 
     if not (isinstance(fmax, (int, float)) and fmax > 0):
         raise PotentialError(f"fmax must be a positive number, got {fmax!r}", "bad_input")
     if not (isinstance(steps, int) and steps >= 0):
         raise PotentialError(f"steps must be a non-negative integer, got {steps!r}", "bad_input")
-    optimisers = {"FIRE": FIRE, "BFGS": BFGS}
-    if optimizer not in optimisers:
-        raise PotentialError(f"optimizer must be one of {sorted(optimisers)}, got {optimizer!r}", "bad_input")
+    check_optimizer(optimizer)
     _check_structure(structure, model)
     atoms = AseAtomsAdaptor.get_atoms(structure)
-    atoms.calc = _calculator(model)
-    target = _cached_frechet_filter(atoms) if relax_cell else atoms
-    opt = optimisers[optimizer](target, logfile=None)
+    atoms.calc = new_calculator(model)
+    opt = make_optimizer(optimizer, cell_filter(atoms) if relax_cell else atoms)
     try:
         converged = bool(opt.run(fmax=fmax, steps=steps))
     except (RuntimeError, ValueError, FloatingPointError) as exc:

@@ -77,10 +77,10 @@ def reconstruct(
     unknown = [s for s in stages if s not in STAGES]
     if unknown or not stages or stages[0] != "placement":
         raise RelaxError("bad_input", f"stages must start with 'placement' and use only {STAGES}, got {stages}")
-    from relax.refine import OPTIMIZERS
+    if optimizer is not None:
+        from relax.potential import check_optimizer
 
-    if optimizer is not None and optimizer not in OPTIMIZERS:
-        raise RelaxError("bad_input", f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
+        check_optimizer(optimizer)
     check_3d(len(species), edges, images)
     start = time.monotonic()
     deadline = start + time_limit

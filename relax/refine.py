@@ -2,8 +2,8 @@
 
 The model is found and loaded by :mod:`relax.models` / :mod:`relax.potential` (which also repair matgl 4.1.2's
 loading of the published weights); this module adds what reconstruction needs on top of
-:func:`relax.potential.relax_structure`: a deadline checked at every optimiser step, and the graph restraint.
-ASE FIRE (or BFGS) on a ``FrechetCellFilter``.
+:func:`relax.potential.relax_structure`: a deadline checked at every optimiser step and a status instead of an
+exception for a run that did not finish. ASE FIRE (or BFGS) on a ``FrechetCellFilter``.
 """
 
 from __future__ import annotations
@@ -20,32 +20,22 @@ from relax.potential import DEFAULT_POTENTIAL as DEFAULT_MODEL  # one default fo
 DEFAULT_FMAX = 0.1  # eV/A
 DEFAULT_STEPS = 150
 DEFAULT_OPTIMIZER = "FIRE"  # BFGS: half the steps, but 1 point fewer matches on MP-20 (docs/reconstruction.md)
-OPTIMIZERS = ("FIRE", "BFGS")
 ACCEPT_FMAX = 0.5  # eV/A: a relaxation that ran out of steps above this is reported as not_converged
 
 
 @lru_cache(maxsize=4)
 def _calculator(model: str):
     import torch
-    from matgl.ext.ase import PESCalculator
 
-    from relax.potential import load_potential
+    from relax.potential import new_calculator
 
     torch.set_num_threads(1)
-    return PESCalculator(load_potential(model), stress_unit="eV/A3")
+    return new_calculator(model)
 
 
 def calculator(model: str | os.PathLike = DEFAULT_MODEL):
     """The (cached) ASE calculator of a matgl potential; raises ``RelaxError('model_missing')`` if not found."""
     return _calculator(str(model))
-
-
-def _cell_filter(atoms):
-    try:
-        from relax.potential import _cached_frechet_filter  # same numbers as FrechetCellFilter, fewer evaluations
-    except ImportError:  # pragma: no cover
-        from ase.filters import FrechetCellFilter as _cached_frechet_filter
-    return _cached_frechet_filter(atoms)
 
 
 def refine(
@@ -67,24 +57,19 @@ def refine(
     errors, gives non-finite numbers or blows the cell up, ``model_missing`` when the model cannot be found.
     """
     from ase import Atoms
-    from ase.optimize import BFGS, FIRE
-
-    if optimizer not in OPTIMIZERS:
-        raise RelaxError("bad_input", f"optimizer must be one of {OPTIMIZERS}, got {optimizer!r}")
-    calc = calculator(model)
-    known = set(calc.potential.model.element_types)
     from ase.data import chemical_symbols
 
-    missing = sorted({chemical_symbols[z] for z in numbers} - known)
+    from relax.potential import cell_filter, check_optimizer, make_optimizer, missing_elements
+
+    check_optimizer(optimizer)
+    calc = calculator(model)
+    missing = missing_elements(model, (chemical_symbols[z] for z in numbers))
     if missing:
         raise RelaxError("potential_failed", f"potential {model!r} has no parameters for {', '.join(missing)}")
     atoms = Atoms(numbers=numbers, cell=cell, scaled_positions=frac, pbc=True)
     atoms.calc = calc
-    from relax.potential import check_cell_volume
-
-    check_cell_volume(atoms)  # raises potential_failed before a collapsed start costs minutes
-    filtered = _cell_filter(atoms)
-    opt = {"BFGS": BFGS, "FIRE": FIRE}[optimizer](filtered, logfile=None)
+    filtered = cell_filter(atoms)  # refuses a collapsed or exploded cell before the potential evaluates it
+    opt = make_optimizer(optimizer, filtered)
     status = "ok"
     try:
         for converged in opt.irun(fmax=fmax, steps=steps):

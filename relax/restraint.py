@@ -1,6 +1,6 @@
 """An ASE calculator that holds a crystal to its bond graph: flat-bottom springs on the graph's bonds.
 
-Energy ``k * (max(0, r - stretch * L)^2 + max(0, compress * L - r)^2)`` per bond (``L`` the pair's target length), with forces and the stress a
+Energy ``k * max(0, r - stretch * L)^2`` per bond (``L`` the pair's target length), with forces and the stress a
 cell filter needs. Added to GFN-FF so that the force field cannot pull bonds of the graph apart.
 """
 
@@ -15,13 +15,11 @@ class GraphRestraint(Calculator):
 
     implemented_properties = ["energy", "forces", "stress", "free_energy"]
 
-    def __init__(self, edges, images, targets, *, k: float = 5.0, stretch: float = 1.2,
-                 compress: float = 0.0, **kwargs):
+    def __init__(self, edges, images, targets, *, k: float = 5.0, stretch: float = 1.2, **kwargs):
         super().__init__(**kwargs)
         self.edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
         self.images = np.asarray(images, dtype=float).reshape(-1, 3)
         self.limit = stretch * np.asarray(targets, dtype=float)
-        self.floor = compress * np.asarray(targets, dtype=float)
         self.k = k
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
@@ -31,7 +29,7 @@ class GraphRestraint(Calculator):
         i, j = self.edges[:, 0], self.edges[:, 1]
         d = pos[j] + self.images @ cell - pos[i]
         r = np.linalg.norm(d, axis=1) + 1e-12
-        excess = np.maximum(r - self.limit, 0.0) - np.maximum(self.floor - r, 0.0)
+        excess = np.maximum(r - self.limit, 0.0)
         energy = float(self.k * np.sum(excess**2))
         g = (2 * self.k * excess / r)[:, None] * d  # dE/dd per bond
         forces = np.zeros_like(pos)
