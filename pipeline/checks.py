@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 
-MIN_DISTANCE = 0.5  # angstrom
+from periodicnet.limits import MIN_DISTANCE
 
 
 def min_distance(structure, cutoff: float = 6.0) -> float | None:

@@ -19,7 +19,7 @@ from pipeline.errors import PipelineError
 from pipeline.rundir import RunDir
 from pipeline.screening import Criteria
 
-DEFAULT_TIME_LIMIT = 120.0  # seconds per candidate for the reconstruction (passed to relax)
+from periodicnet.limits import CANDIDATE_TIME_LIMIT as DEFAULT_TIME_LIMIT  # seconds per candidate
 SCHEDULER_CONNECT_TIMEOUT = 30.0  # seconds to reach a Dask scheduler given by address
 
 

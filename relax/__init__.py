@@ -1,7 +1,7 @@
 """Periodic bond graph (species, edges, images) -> relaxed 3D crystal, in three stages.
 
-Public face: :func:`reconstruct`, :class:`Reconstruction`, :class:`RelaxError`. This package imports nothing from
-``slices`` except ``slices.errors`` (the codec depends on ``relax``, not the other way round).
+Public face: :func:`reconstruct`, :class:`Reconstruction`, :class:`RelaxError`. It imports
+:mod:`periodicnet` and never :mod:`slices` (the codec's ``decode`` depends on ``relax``, not the other way round).
 """
 
 from relax.errors import REASON_CODES, RelaxError

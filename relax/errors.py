@@ -1,8 +1,8 @@
-"""The reconstruction package's own error: a :class:`slices.errors.SlicesError` with a reason code."""
+"""The reconstruction package's own error: a :class:`periodicnet.errors.SlicesError` with a reason code."""
 
 from __future__ import annotations
 
-from slices.errors import SlicesError
+from periodicnet.errors import SlicesError
 
 REASON_CODES = (
     "bad_input",

@@ -21,13 +21,11 @@ import traceback
 import numpy as np
 
 from relax.errors import RelaxError
-from relax.potential import MIN_VOLUME_PER_ATOM  # below it GFN-FF has collapsed the cell (CoNiPt2: 0.12 A^3/atom)
+from periodicnet.limits import GFNFF_TIME_LIMIT, MAX_BOND_STRETCH, MIN_VOLUME_PER_ATOM
 
 DEFAULT_FMAX = 0.1
 DEFAULT_STEPS = 200
-DEFAULT_TIME_LIMIT = 30.0
 RESTRAINT = {"k": 5.0, "stretch": 1.2}
-MAX_STRETCH = 1.5  # a graph bond longer than this times its target (or shorter than 1/this) after GFN-FF: broken
 
 
 def _child(conn, workdir, numbers, cell, frac, edges, images, targets, fmax, steps):
@@ -70,7 +68,7 @@ def gfnff_relax(
     *,
     fmax: float = DEFAULT_FMAX,
     steps: int = DEFAULT_STEPS,
-    time_limit: float = DEFAULT_TIME_LIMIT,
+    time_limit: float = GFNFF_TIME_LIMIT,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Relax positions and cell with periodic GFN-FF plus graph restraints; return ``(cell, frac, energy_eV)``.
 
@@ -116,13 +114,13 @@ def _run_child(workdir, numbers, cell, frac, edges, images, targets, fmax, steps
         raise RelaxError("gfnff_failed", f"GFN-FF collapsed the cell ({volume:.2f} A^3 per atom)")
     d = (new_frac[edges[:, 1]] + images - new_frac[edges[:, 0]]) @ new_cell
     stretch = np.linalg.norm(d, axis=1) / targets
-    if stretch.min() < 1 / MAX_STRETCH:
+    if stretch.min() < 1 / MAX_BOND_STRETCH:
         k = int(np.argmin(stretch))
         raise RelaxError(
             "gfnff_failed",
             f"GFN-FF crushed the bond graph: bond {k} ({edges[k, 0]}-{edges[k, 1]}) is {stretch[k]:.2f} x its length",
         )
-    if stretch.max() > MAX_STRETCH:
+    if stretch.max() > MAX_BOND_STRETCH:
         k = int(np.argmax(stretch))
         raise RelaxError(
             "gfnff_failed",

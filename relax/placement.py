@@ -17,32 +17,13 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import minimize
 
+from periodicnet.graph import barycentric_placement, bond_vectors
+from periodicnet.limits import MIN_DISTANCE
 from relax.bondtable import bond_length
 from relax.errors import RelaxError
 
 REPULSION_WEIGHT = 1.0
 VOLUME_WEIGHT = 0.005  # per bond: a weak push to the roomiest metric the bonds allow (fixes what they leave free)
-MIN_DISTANCE = 0.5  # angstrom: closer than this after optimisation means placement failed
-
-
-def barycentric(n_atoms: int, edges: np.ndarray, images: np.ndarray) -> np.ndarray:
-    """Fractional coordinates (n, 3) of the periodic equilibrium placement, atom 0 at the origin."""
-    lap = np.zeros((n_atoms, n_atoms))
-    rhs = np.zeros((n_atoms, 3))
-    for (i, j), t in zip(edges.tolist(), images.tolist()):
-        if i == j:
-            continue
-        lap[i, i] += 1.0
-        lap[j, j] += 1.0
-        lap[i, j] -= 1.0
-        lap[j, i] -= 1.0
-        rhs[i] += t
-        rhs[j] -= t
-    frac = np.zeros((n_atoms, 3))
-    if n_atoms > 1:
-        # sum over edges at i of (x_j + t - x_i) = 0  <=>  (L x)_i = sum of +t (i side) / -t (j side)
-        frac[1:] = np.linalg.lstsq(lap[1:, 1:], rhs[1:], rcond=None)[0]
-    return frac
 
 
 def initial_cell(bond_frac: np.ndarray, targets: np.ndarray) -> np.ndarray:
@@ -138,14 +119,14 @@ def place(species, edges: np.ndarray, images: np.ndarray, *, seed: int = 0, roun
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
     images = np.asarray(images, dtype=np.int64).reshape(-1, 3)
     targets = np.array([bond_length(species[i], species[j]) for i, j in edges.tolist()])
-    frac = barycentric(n, edges, images)
+    frac = barycentric_placement(n, edges, images)
     rng = np.random.default_rng(seed)
     # separate atoms the barycentric solve placed on top of each other (unstable nets)
     key = np.round(np.mod(frac, 1.0), 6)
     _, counts = np.unique(key, axis=0, return_counts=True)
     if (counts > 1).any():
         frac = frac + rng.normal(scale=0.02, size=frac.shape)
-    a = initial_cell(frac[edges[:, 1]] + images - frac[edges[:, 0]], targets)
+    a = initial_cell(bond_vectors(frac, edges, images), targets)
 
     bonded = set()
     for (i, j), t in zip(edges.tolist(), images.tolist()):

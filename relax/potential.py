@@ -12,9 +12,10 @@ import os
 import numpy as np
 from pymatgen.core import Structure
 
+from periodicnet.limits import MAX_VOLUME_PER_ATOM, MIN_VOLUME_PER_ATOM
+from periodicnet.structure import validate_structure
 from relax.errors import RelaxError
 from relax.models import load_model
-from slices.errors import StructureInputError
 
 __all__ = [
     "DEFAULT_POTENTIAL",
@@ -34,7 +35,6 @@ __all__ = [
 DEFAULT_POTENTIAL = "M3GNet-MP-2021.2.8-PES"  # chosen on evidence: docs/models.md
 DEFAULT_FMAX = 0.05  # eV/A (cell too); vs a tight relaxation: median 0.16% volume, 0.5 meV/atom (docs/models.md)
 DEFAULT_STEPS = 300
-_MIN_DISTANCE = 0.5  # A; closer atoms are not a crystal a potential can start from
 
 
 class PotentialError(RelaxError):
@@ -82,27 +82,10 @@ def make_optimizer(name: str, target):
 
 
 def _check_structure(structure, model) -> None:
-    if not isinstance(structure, Structure):
-        raise StructureInputError(f"expected a pymatgen Structure, got {type(structure).__name__}")
-    if len(structure) == 0:
-        raise StructureInputError("the structure has no atoms")
-    if not structure.is_ordered:
-        raise StructureInputError("the structure is disordered (partial occupancies); a potential needs whole atoms")
-    volume = structure.lattice.volume
-    if not math.isfinite(volume) or volume < 1e-3:
-        raise StructureInputError(f"the lattice is degenerate (volume {volume:.3g} A^3)")
+    validate_structure(structure)
     unknown = missing_elements(model, (el.symbol for el in structure.composition))
     if unknown:
         raise PotentialError(f"potential {model!r} has no parameters for element(s) {', '.join(unknown)}", "bad_input")
-    dmat = np.array(structure.distance_matrix, dtype=float)
-    np.fill_diagonal(dmat, np.inf)
-    shortest = min(float(dmat.min()), min(structure.lattice.get_lll_reduced_lattice().abc))  # incl. own images
-    if shortest < _MIN_DISTANCE:
-        raise StructureInputError(f"atoms overlap: shortest distance {shortest:.3f} A < {_MIN_DISTANCE} A")
-
-
-MIN_VOLUME_PER_ATOM = 2.0  # A^3; a relaxation step below this has collapsed the cell (no solid is that dense)
-MAX_VOLUME_PER_ATOM = 500.0  # A^3; above this the cell has blown up
 
 
 def check_cell_volume(atoms) -> None:

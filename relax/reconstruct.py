@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from relax.refine import DEFAULT_MODEL
+from periodicnet.elements import ATOMIC_NUMBER
+from periodicnet.limits import GFNFF_TIME_LIMIT, MIN_DISTANCE, RECONSTRUCTION_TIME_LIMIT
 from relax.errors import RelaxError
+from relax.refine import DEFAULT_MODEL
 
 STAGES = ("placement", "gfnff", "potential")
 
@@ -56,9 +58,9 @@ def reconstruct(
     *,
     potential: str = DEFAULT_MODEL,
     stages: tuple[str, ...] = STAGES,
-    time_limit: float = 120.0,
+    time_limit: float = RECONSTRUCTION_TIME_LIMIT,
     seed: int = 0,
-    gfnff_time_limit: float = 30.0,
+    gfnff_time_limit: float = GFNFF_TIME_LIMIT,
     fmax: float | None = None,
     steps: int | None = None,
     optimizer: str | None = None,
@@ -70,10 +72,13 @@ def reconstruct(
     Bad input (shapes, unknown elements, unknown stage names, a graph that is not a connected 3D net) raises
     :class:`RelaxError`; failures while reconstructing are returned as a ``status`` reason code.
     """
+    from periodicnet.graph import GraphInputError, embeddability, validate_graph
     from relax.bondtable import bond_length
-    from relax.graphcheck import check_3d, validate
 
-    species, edges, images = validate(species, edges, images)
+    try:
+        species, edges, images = validate_graph(species, edges, images)
+    except GraphInputError as exc:
+        raise RelaxError("bad_input", str(exc)) from None
     unknown = [s for s in stages if s not in STAGES]
     if unknown or not stages or stages[0] != "placement":
         raise RelaxError("bad_input", f"stages must start with 'placement' and use only {STAGES}, got {stages}")
@@ -81,15 +86,17 @@ def reconstruct(
         from relax.potential import check_optimizer
 
         check_optimizer(optimizer)
-    check_3d(len(species), edges, images)
+    problem = embeddability(len(species), edges, images)
+    if problem is not None:
+        raise RelaxError("not_embeddable", problem[1])
     start = time.monotonic()
     deadline = start + time_limit
     result = Reconstruction(structure=None, status="ok")
-    numbers = np.array([_atomic_number(s) for s in species])
+    numbers = np.array([ATOMIC_NUMBER[s] for s in species])
     targets = np.array([bond_length(species[i], species[j]) for i, j in edges.tolist()])
 
     # stage 1: placement from the graph alone
-    from relax.placement import MIN_DISTANCE, min_distance, place
+    from relax.placement import min_distance, place
 
     t0 = time.monotonic()
     try:
@@ -168,12 +175,6 @@ def reconstruct(
             result.message = {"timeout": "the potential relaxation passed the time limit",
                               "not_converged": "the potential relaxation ran out of steps"}[status]
     return result
-
-
-def _atomic_number(symbol: str) -> int:
-    from pymatgen.core.periodic_table import Element
-
-    return Element(symbol).Z
 
 
 def _record(result: Reconstruction, stage: str, t0: float, structure, status: str = "ok") -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from pymatgen.core import Structure
 
-from slices.graph import normalise_edges
+from periodicnet.graph import normalise_edges
 
 ECON_TOL = 0.2
 ECON_CUTOFF = 10.0

@@ -21,7 +21,7 @@ the graph). The canonical form removes all four, following the route Systre take
 Nets whose placement puts two atoms of the same element and colour on one point ("unstable" nets) cannot be ordered
 by position; for those ties all orderings of the tied atoms are tried when there are few, and
 :class:`NotEmbeddableError` (``reason="unstable_net"``) is raised otherwise. Graphs that are not 3D nets (see
-:func:`slices.graph.embeddability`) have no placement and raise :class:`NotEmbeddableError` naming the reason.
+:func:`periodicnet.graph.embeddability`) have no placement and raise :class:`NotEmbeddableError` naming the reason.
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ from functools import lru_cache
 import numpy as np
 
 from slices.errors import ImageOverflowError, NotEmbeddableError
-from slices.graph import ELEMENTS, SlicesGraph, embeddability, format_slices, normalise_edges
+from periodicnet.elements import ELEMENTS
+from periodicnet.graph import barycentric_placement, bond_vectors, embeddability, normalise_edges
+from slices.graph import SlicesGraph, format_slices
 
 # Positions are compared on a grid of 2**-20 (fractional units). Placements are rational numbers p/q: those with q a
 # power of two up to 2**20 fall exactly on grid points, and a rational lies exactly on a rounding boundary (odd/2**21)
@@ -91,29 +93,6 @@ def wl_colours(species: list[str], edges: np.ndarray, images: np.ndarray) -> np.
 
 # ----------------------------------------------------------------------------------------------------------------
 # Geometry of the net
-
-
-def barycentric_placement(n: int, edges: np.ndarray, images: np.ndarray) -> np.ndarray:
-    """Fractional positions with every atom at the centroid of its neighbours and atom 0 at the origin."""
-    lap = np.zeros((n, n))
-    rhs = np.zeros((n, 3))
-    for (i, j), t in zip(edges.tolist(), images.tolist()):
-        if i == j:
-            continue  # a self-loop pulls an atom equally both ways
-        lap[i, i] += 1
-        lap[j, j] += 1
-        lap[i, j] -= 1
-        lap[j, i] -= 1
-        rhs[i] += t  # sum_j (p_j + t - p_i) = 0  ->  L p = b
-        rhs[j] -= t
-    pos = np.zeros((n, 3))
-    if n > 1:
-        pos[1:] = np.linalg.solve(lap[1:, 1:], rhs[1:])
-    return pos
-
-
-def bond_vectors(pos: np.ndarray, edges: np.ndarray, images: np.ndarray) -> np.ndarray:
-    return pos[edges[:, 1]] + images - pos[edges[:, 0]]
 
 
 def _hermite_basis(vectors: np.ndarray) -> np.ndarray:

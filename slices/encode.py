@@ -10,37 +10,15 @@ from pymatgen.core import Structure
 from slices.bonds import find_bonds
 from slices.canonicalize import canonical_graph
 from slices.errors import NotEmbeddableError, SlicesError, StructureInputError
-from slices.graph import ATOMIC_NUMBER, SlicesGraph, normalise_edges
+from periodicnet.graph import normalise_edges
+from periodicnet.structure import validate_structure
+from slices.graph import SlicesGraph
 
-MIN_DISTANCE = 0.5  # angstrom; closer atoms are treated as an error in the input
 MAX_SITES = 500
 
 
 def _validated(structure: object) -> Structure:
-    if not isinstance(structure, Structure):
-        raise StructureInputError(f"expected a pymatgen Structure, got {type(structure).__name__}")
-    if len(structure) == 0:
-        raise StructureInputError("the structure has no atoms")
-    if len(structure) > MAX_SITES:
-        raise StructureInputError(f"{len(structure)} sites exceeds the limit of {MAX_SITES}")
-    if not structure.is_ordered:
-        raise StructureInputError("the structure has partially occupied (disordered) sites; order it first")
-    for site in structure:
-        symbol = site.specie.symbol
-        if symbol not in ATOMIC_NUMBER:
-            raise StructureInputError(f"site species {symbol!r} is not a chemical element")
-    volume = structure.lattice.volume
-    if not np.isfinite(volume) or volume < 1e-3:
-        raise StructureInputError(f"the lattice is degenerate (volume {volume:.3g} A^3)")
-    if len(structure) > 1:
-        dist = structure.distance_matrix
-        np.fill_diagonal(dist, np.inf)
-        if dist.min() < MIN_DISTANCE:
-            i, j = np.unravel_index(np.argmin(dist), dist.shape)
-            raise StructureInputError(
-                f"atoms {i} and {j} are {dist.min():.3f} A apart (less than {MIN_DISTANCE} A): overlapping sites"
-            )
-    return structure
+    return validate_structure(structure, max_sites=MAX_SITES)
 
 
 def primitive(structure: Structure) -> Structure:

@@ -1,10 +1,25 @@
-"""Every exception the codec raises on purpose. Catch :class:`SlicesError` to catch them all."""
+"""Every exception the codec raises on purpose. Catch :class:`SlicesError` to catch them all.
+
+:class:`SlicesError` (the root of all the project's errors) and :class:`StructureInputError` live in
+:mod:`periodicnet.errors`, the floor shared with the reconstruction; they are the same classes here.
+"""
 
 from __future__ import annotations
 
+from periodicnet.errors import SlicesError, StructureInputError
 
-class SlicesError(ValueError):
-    """Base class of the project's own errors (a ``ValueError``, so generic handlers still work)."""
+__all__ = [
+    "SlicesError",
+    "ParseError",
+    "UnknownElementError",
+    "EdgeIndexError",
+    "ImageLabelError",
+    "InputTooLargeError",
+    "NotEmbeddableError",
+    "ImageOverflowError",
+    "StructureInputError",
+    "DecodeError",
+]
 
 
 class ParseError(SlicesError):
@@ -47,10 +62,6 @@ class NotEmbeddableError(SlicesError):
 
 class ImageOverflowError(SlicesError):
     """A bond spans more than one cell even in the reduced basis, so ``-``/``o``/``+`` cannot label it."""
-
-
-class StructureInputError(SlicesError):
-    """The object given as a crystal is not usable (wrong type, no atoms, overlapping atoms, no lattice)."""
 
 
 class DecodeError(SlicesError):

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from periodicnet.elements import ATOMIC_NUMBER, ELEMENTS
+from periodicnet.graph import embeddability, normalise_edges
 from slices.errors import (
     EdgeIndexError,
     ImageLabelError,
@@ -37,12 +39,6 @@ MAX_CHARS = 2_000_000
 LABEL_OF = {-1: "-", 0: "o", 1: "+"}
 VALUE_OF = {"-": -1, "o": 0, "+": 1}
 
-ELEMENTS = (
-    "H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se Br Kr Rb Sr Y Zr "
-    "Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er Tm Yb Lu Hf Ta W Re Os Ir "
-    "Pt Au Hg Tl Pb Bi Po At Rn Fr Ra Ac Th Pa U Np Pu Am Cm Bk Cf Es Fm Md No Lr"
-).split()
-ATOMIC_NUMBER = {symbol: z for z, symbol in enumerate(ELEMENTS, start=1)}
 
 
 @dataclass(frozen=True)
@@ -108,108 +104,6 @@ class SlicesGraph:
     def to_string(self) -> str:
         """Write the graph as it stands (no canonicalisation); see :func:`slices.canonical` for that."""
         return format_slices(self.species, self.edges, self.images)
-
-
-def normalise_edges(edges: np.ndarray, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Orient every edge as ``i <= j`` (self-loops with the lexicographically larger image), drop duplicates, sort."""
-    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
-    images = np.asarray(images, dtype=np.int64).reshape(-1, 3)
-    if edges.shape[0] == 0:
-        return edges, images
-    i, j = edges[:, 0].copy(), edges[:, 1].copy()
-    t = images.copy()
-    flip = i > j
-    loop = i == j
-    # a self-loop (i, i, t) equals (i, i, -t): keep the one whose first non-zero component is positive
-    if loop.any():
-        first_nonzero = np.take_along_axis(t, np.argmax(t != 0, axis=1)[:, None], axis=1)[:, 0]
-        flip |= loop & (first_nonzero < 0)
-    i[flip], j[flip] = edges[flip, 1], edges[flip, 0]
-    t[flip] = -t[flip]
-    rows = np.unique(np.column_stack([i, j, t]), axis=0)
-    return rows[:, :2].copy(), rows[:, 2:].copy()
-
-
-def embeddability(n_atoms: int, edges: np.ndarray, images: np.ndarray) -> tuple[str, str] | None:
-    """Check that a labelled quotient graph is connected, has no bare self-loop and spans three dimensions."""
-    if n_atoms == 0:
-        return "empty", "the graph has no atoms"
-    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
-    images = np.asarray(images, dtype=np.int64).reshape(-1, 3)
-    bare = (edges[:, 0] == edges[:, 1]) & ~images.any(axis=1)
-    if bare.any():
-        k = int(np.flatnonzero(bare)[0])
-        return "self_loop_zero_image", f"atom {edges[k, 0]} is bonded to itself in the same cell (image ooo)"
-    deg = np.zeros(n_atoms, dtype=np.int64)
-    np.add.at(deg, edges[:, 0], 1)
-    np.add.at(deg, edges[:, 1], 1)
-    if (deg == 0).any():
-        return "isolated_atom", f"atom {int(np.flatnonzero(deg == 0)[0])} has no bonds"
-    # spanning tree by union-find, tracking each atom's offset from its root
-    _, rank, n_components = cycle_images(n_atoms, edges, images)
-    kinds = {0: "0D (molecules or clusters)", 1: "1D (chains)", 2: "2D (layers)"}
-    if n_components > 1:
-        ranks = component_ranks(n_atoms, edges, images)
-        if max(ranks) < 3:
-            return (
-                "low_dimensional",
-                f"the bonded network is {kinds[max(ranks)]}: {n_components} separate pieces per cell, none a 3D framework",
-            )
-        return "disconnected", f"the bond graph falls into {n_components} separate pieces per cell"
-    if rank < 3:
-        return "low_dimensional", f"the bonded network is {kinds[rank]}, not a 3D framework"
-    return None
-
-
-def component_ranks(n_atoms: int, edges: np.ndarray, images: np.ndarray) -> list[int]:
-    """Periodic dimensionality (0-3) of each connected piece of the quotient graph."""
-    import networkx as nx
-
-    g = nx.Graph()
-    g.add_nodes_from(range(n_atoms))
-    g.add_edges_from(np.asarray(edges).tolist())
-    ranks = []
-    for piece in nx.connected_components(g):
-        members = sorted(piece)
-        index = {a: k for k, a in enumerate(members)}
-        mask = np.isin(edges[:, 0], members)
-        sub_edges = np.array([[index[i], index[j]] for i, j in edges[mask].tolist()], dtype=np.int64).reshape(-1, 2)
-        ranks.append(cycle_images(len(members), sub_edges, images[mask])[1])
-    return ranks
-
-
-def cycle_images(n_atoms: int, edges: np.ndarray, images: np.ndarray) -> tuple[np.ndarray, int, int]:
-    """Net translation of each fundamental cycle of the quotient graph.
-
-    Returns ``(vectors, rank, n_components)``: one integer 3-vector per non-tree edge, the rank of the lattice they
-    span (3 for a 3D net), and the number of connected components of the quotient graph.
-    """
-    parent = list(range(n_atoms))
-    offset = [np.zeros(3, dtype=np.int64) for _ in range(n_atoms)]  # cell of the atom's copy, relative to parent
-
-    def find(a: int) -> tuple[int, np.ndarray]:
-        shift = np.zeros(3, dtype=np.int64)
-        while parent[a] != a:
-            shift = shift + offset[a]
-            a = parent[a]
-        return a, shift
-
-    cycles = []
-    for (i, j), t in zip(np.asarray(edges).tolist(), np.asarray(images).tolist()):
-        ri, si = find(i)
-        rj, sj = find(j)
-        t = np.asarray(t, dtype=np.int64)
-        if ri == rj:
-            # the tree reaches i in cell si and j in cell sj; the edge reaches j in cell si + t
-            cycles.append(si + t - sj)
-        else:
-            # hang rj's tree under ri so that the tree reaches j in cell si + t
-            parent[rj] = ri
-            offset[rj] = si + t - sj
-    roots = {find(a)[0] for a in range(n_atoms)}
-    vectors = np.array(cycles, dtype=np.int64).reshape(-1, 3)
-    rank = int(np.linalg.matrix_rank(vectors)) if len(vectors) else 0
-    return vectors, rank, len(roots)
 
 
 def format_slices(species, edges, images) -> str:

@@ -12,7 +12,8 @@ import itertools
 
 import numpy as np
 
-from slices.graph import SlicesGraph, normalise_edges
+from periodicnet.graph import normalise_edges
+from slices.graph import SlicesGraph
 
 
 def permute_atoms(graph: SlicesGraph, perm: np.ndarray) -> SlicesGraph:

@@ -8,7 +8,8 @@ from pymatgen.core import Lattice, Structure
 
 import slices
 from relax.bondtable import bond_length, covalent_radius, in_table
-from relax.placement import barycentric, place
+from periodicnet.graph import barycentric_placement
+from relax.placement import place
 from tests.relax_support import CRYSTALS, LOOSE, LOOSE_NOSCALE, STRICT, dev_rows
 
 
@@ -57,7 +58,7 @@ def test_placement_is_deterministic():
 def test_barycentric_is_an_equilibrium(name):
     """Every atom sits at the mean of its bonded neighbours: the bond vectors at each atom sum to zero."""
     graph = slices.parse(slices.encode(CRYSTALS[name]()))
-    frac = barycentric(graph.n_atoms, graph.edges, graph.images)
+    frac = barycentric_placement(graph.n_atoms, graph.edges, graph.images)
     vec = frac[graph.edges[:, 1]] + graph.images - frac[graph.edges[:, 0]]
     net = np.zeros_like(frac)
     np.add.at(net, graph.edges[:, 0], vec)

@@ -1,0 +1,24 @@
+"""Every numeric guard of the project, written once (distances in A, volumes in A^3 per atom, times in seconds)."""
+
+from __future__ import annotations
+
+MIN_DISTANCE = 0.5
+"""Two atoms closer than this are overlapping: refused as input, a failed placement, an invalid candidate."""
+
+MIN_VOLUME_PER_ATOM = 2.0
+"""Below this a relaxation has collapsed the cell (no solid is that dense; seen: GFN-FF on CoNiPt2, 0.12)."""
+
+MAX_VOLUME_PER_ATOM = 500.0
+"""Above this a relaxation has blown the cell up."""
+
+MAX_BOND_STRETCH = 1.5
+"""A graph bond longer than this times its target length (or shorter than 1/this) is broken."""
+
+GFNFF_TIME_LIMIT = 30.0
+"""Wall-time limit of one GFN-FF optimisation (its child process is killed after it)."""
+
+RECONSTRUCTION_TIME_LIMIT = 120.0
+"""Default wall-time limit of one string -> crystal reconstruction (all stages)."""
+
+CANDIDATE_TIME_LIMIT = 120.0
+"""Default per-candidate limit in ``slices generate`` (the decode worker is stopped after it)."""
