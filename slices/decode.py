@@ -46,6 +46,8 @@ def _graph(string: str) -> SlicesGraph:
 def _reconstruct(graph: SlicesGraph, **kwargs):
     from relax import reconstruct
 
+    if graph.contacts.any():  # contact edges (after '~') get contact target lengths, not bond lengths
+        kwargs["contacts"] = graph.contacts
     return reconstruct(graph.species, graph.edges, graph.images, **kwargs)
 
 
