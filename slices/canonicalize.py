@@ -27,6 +27,7 @@ by position; for those ties all orderings of the tied atoms are tried when there
 from __future__ import annotations
 
 import itertools
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -583,7 +584,12 @@ def _best_by_bonds(element_rank, colour, pos, vec, edges, flag, survivors):
 
 
 def _break_ties(element_rank, colour, pos, vec, edges, flag, origin, basis):
-    """Order atoms that share element, colour and placement by trying every order of each tied group."""
+    """Order atoms that share element, colour and placement by trying every distinct order of each tied group.
+
+    Tied atoms that are *twins* (the same neighbours through the same edge vectors, such as the hydrogens of a
+    methyl group) can be swapped without changing the code, so only orders that differ in more than the order of
+    twins are tried: a group of six hydrogens in two methyl groups has 20 such orders, not 720.
+    """
     to_new = np.linalg.inv(basis)
     grid = np.rint((pos - pos[origin]) @ to_new * ROUND).astype(np.int64) % int(ROUND)
     v = vec @ to_new
@@ -592,27 +598,127 @@ def _break_ties(element_rank, colour, pos, vec, edges, flag, origin, basis):
     base_order = np.lexsort((local, grid[:, 2], grid[:, 1], grid[:, 0], colour, element_rank))
     keys = [(element_rank[a], colour[a], tuple(grid[a]), local[a]) for a in base_order]
     groups = [list(g) for _, g in itertools.groupby(range(len(keys)), key=lambda k: keys[k])]
-    tied = [g for g in groups if len(g) > 1]
+    twin = _twin_keys(len(keys), edges, v, flag)
+    tied = []
+    for g in groups:
+        if len(g) > 1:
+            classes: dict[tuple, list[int]] = {}
+            for slot in g:
+                classes.setdefault(twin[base_order[slot]], []).append(slot)
+            if len(classes) > 1:
+                tied.append((g, list(classes.values())))
     total = 1
-    for g in tied:
-        for k in range(2, len(g) + 1):
-            total *= k
+    for g, classes in tied:
+        total *= math.factorial(len(g)) // math.prod(math.factorial(len(c)) for c in classes)
     if total > MAX_TIE_PERMUTATIONS:
-        raise NotEmbeddableError(
-            "unstable_net",
-            "the equilibrium placement puts several equivalent atoms on one point (an unstable net) and there are "
-            f"too many ({total}) ways to order them",
-        )
+        cells = [[int(base_order[slot]) for slot in g] for g in groups]
+        return _individualise_and_refine(cells, twin, grid, v, edges, flag)
     best = None
-    for choice in itertools.product(*(itertools.permutations(g) for g in tied)):
+    for choice in itertools.product(*(_multiset_orders([len(c) for c in classes]) for _, classes in tied)):
         slots = list(range(len(keys)))
-        for g, perm in zip(tied, choice):
-            for slot, src in zip(g, perm):
-                slots[slot] = src
+        for (g, classes), labels in zip(tied, choice):
+            members = [iter(c) for c in classes]
+            for slot, label in zip(g, labels):
+                slots[slot] = next(members[label])
         code = _code_for_order(base_order[slots], grid, v, edges, flag)
         if best is None or code[0] < best[0]:
             best = code
     return best
+
+
+MAX_SEARCH_LEAVES = 20000
+
+
+def _individualise_and_refine(cells: list[list[int]], twin: list[tuple], grid, v, edges, flag):
+    """Order tied atoms by individualisation and refinement (the scheme of graph canonisers such as nauty), for
+    unstable nets whose tied groups have too many orders to try them all.
+
+    ``cells`` is the ordered partition of the atoms (by element, colour, position, local signature). Refinement
+    splits a cell by each atom's neighbours' cells and edge vectors; when it stops, the first cell with several
+    atoms is split by putting each of its atoms (one per twin class) first, and the search recurses. Every choice
+    depends on the graph alone, so the smallest code over the leaves is canonical. Raises ``unstable_net`` past
+    :data:`MAX_SEARCH_LEAVES` leaves.
+    """
+    d = np.rint(v * ROUND).astype(np.int64).tolist()
+    around: list[list[tuple]] = [[] for _ in twin]
+    for (i, j), vec, f in zip(edges.tolist(), d, flag.tolist()):
+        around[i].append((j, tuple(vec), f))
+        around[j].append((i, (-vec[0], -vec[1], -vec[2]), f))
+    best = None
+    leaves = 0
+
+    def refine(cells: list[list[int]]) -> list[list[int]]:
+        while True:
+            cell_of = {a: k for k, cell in enumerate(cells) for a in cell}
+            split_any, new = False, []
+            for cell in cells:
+                if len(cell) == 1:
+                    new.append(cell)
+                    continue
+                signature = {a: tuple(sorted((cell_of[b], vec, f) for b, vec, f in around[a])) for a in cell}
+                values = sorted(set(signature.values()))
+                split_any |= len(values) > 1
+                new.extend([a for a in cell if signature[a] == value] for value in values)
+            cells = new
+            if not split_any:
+                return cells
+
+    def search(cells: list[list[int]]) -> None:
+        nonlocal best, leaves
+        cells = refine(cells)
+        target = next((k for k, cell in enumerate(cells) if len(cell) > 1), None)
+        if target is None:
+            leaves += 1
+            if leaves > MAX_SEARCH_LEAVES:
+                raise NotEmbeddableError(
+                    "unstable_net",
+                    "the equilibrium placement puts several equivalent atoms on one point (an unstable net) and "
+                    f"ordering them needs more than {MAX_SEARCH_LEAVES} trials",
+                )
+            code = _code_for_order(np.array([cell[0] for cell in cells], dtype=np.int64), grid, v, edges, flag)
+            if best is None or code[0] < best[0]:
+                best = code
+            return
+        cell, seen = cells[target], set()
+        for a in cell:
+            if twin[a] in seen:
+                continue
+            seen.add(twin[a])
+            search(cells[:target] + [[a], [b for b in cell if b != a]] + cells[target + 1 :])
+
+    search(cells)
+    return best
+
+
+def _twin_keys(n: int, edges: np.ndarray, v: np.ndarray, flag: np.ndarray) -> list[tuple]:
+    """Per atom, its neighbours with the edge vectors to them (and edge colours), as a sorted tuple: two atoms on one
+    point with equal keys are twins, exchangeable without changing the graph."""
+    grid = np.rint(v * ROUND).astype(np.int64).tolist()
+    around: list[list[tuple]] = [[] for _ in range(n)]
+    for (i, j), d, f in zip(edges.tolist(), grid, flag.tolist()):
+        around[i].append((j, *d, f))
+        around[j].append((i, -d[0], -d[1], -d[2], f))
+    return [tuple(sorted(a)) for a in around]
+
+
+def _multiset_orders(sizes: list[int]):
+    """Every distinct sequence holding ``sizes[c]`` copies of label ``c`` (lexicographic order)."""
+    left = list(sizes)
+    sequence: list[int] = []
+
+    def extend():
+        if len(sequence) == sum(sizes):
+            yield tuple(sequence)
+            return
+        for label, count in enumerate(left):
+            if count:
+                left[label] -= 1
+                sequence.append(label)
+                yield from extend()
+                sequence.pop()
+                left[label] += 1
+
+    yield from extend()
 
 
 def canonical_form(graph: SlicesGraph) -> SlicesGraph:
