@@ -183,6 +183,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
+    load_at_start = os.getloadavg()[0]  # other jobs on the machine slow every timing down; recorded with the result
     table, structures = load_structures(args.data / "mp20" / "dev_1000.csv.gz", args.n)
     slices.encode(structures[0])  # warm caches (element tables)
     rates, strings, reasons = [], None, None
@@ -208,6 +209,7 @@ def main() -> None:
         "dataset": "mp20/dev_1000",
         "n_structures": len(structures),
         "threads": os.environ.get("OMP_NUM_THREADS", "unset"),
+        "load_average_1min_at_start_and_end": [load_at_start, os.getloadavg()[0]],
         "machine": platform.processor() or platform.machine(),
         "encode_structures_per_second_median": float(np.median(rates)),
         "encode_structures_per_second_runs": [float(r) for r in rates],

@@ -137,8 +137,6 @@ def reduce_to_primitive(
     """
     n = len(species)
     flag = _flags(contacts, len(edges))
-    edges, images, marks = normalise_marked_edges(edges, images, flag.astype(bool))
-    flag = marks.astype(np.int64)
     first = int(np.lexsort((np.arange(n), colour))[0])
     same = np.flatnonzero(colour == colour[first])
     # an atom is identified by its position and a refinement of its colour by the bond vectors around it; atoms an

@@ -35,6 +35,8 @@ def complete_with_contacts(
     no pair of pieces lies within :data:`MAX_CUTOFF`.
     """
     n = len(structure)
+    if embeddability(n, edges, images) is None:
+        return edges, images, np.zeros(len(edges), dtype=bool)
     edges, images, contacts = normalise_marked_edges(edges, images, None)
     cutoff = FIRST_CUTOFF
     pairs = _pairs(structure, cutoff)

@@ -52,7 +52,9 @@ class NotEmbeddableError(SlicesError):
     - ``"low_dimensional"``: the bonded network is 0D, 1D or 2D (cycle rank of the image labels below 3);
     - ``"self_loop_zero_image"``: an atom is bonded to itself in the same cell;
     - ``"unstable_net"``: the barycentric placement puts two atoms on the same point and the canonical
-      form cannot separate them (see ``docs/canonical.md``).
+      form cannot separate them (see ``docs/canonical.md``);
+    - ``"no_contacts"``: a crystal's bonded pieces are too far apart to be joined by contacts
+      (:mod:`slices.contacts`).
     """
 
     def __init__(self, reason: str, message: str):
