@@ -243,8 +243,9 @@ def main() -> None:
         print(f"{name:<{width}}  {value}")
     print(f"failure reasons: {dict(reasons)}")
     for name, row in by_set.items():
-        print(f"{name}: refused with bonds only {row['bonds_only']['refused']}/{row['n']} {row['bonds_only']['reasons']}; "
-              f"with contacts {row['with_contacts']['refused']}/{row['n']} {row['with_contacts']['reasons']}")
+        bonds_only, completed = row["bonds_only"], row["with_contacts"]
+        print(f"{name}: refused with bonds only {bonds_only['refused']}/{row['n']} {bonds_only['reasons']}; "
+              f"with contacts {completed['refused']}/{row['n']} {completed['reasons']}")
     for name, row in large.items():
         print(f"canonical of {name}: median {row['seconds_median']:.2f} s ({row['atoms']} atoms -> "
               f"{row['canonical_atoms']})")

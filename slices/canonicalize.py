@@ -81,7 +81,9 @@ def _flags(contacts: np.ndarray | None, n_edges: int) -> np.ndarray:
     return np.zeros(n_edges, dtype=np.int64) if contacts is None else np.asarray(contacts, dtype=np.int64)
 
 
-def wl_colours(species: list[str], edges: np.ndarray, images: np.ndarray, contacts: np.ndarray | None = None) -> np.ndarray:
+def wl_colours(
+    species: list[str], edges: np.ndarray, images: np.ndarray, contacts: np.ndarray | None = None
+) -> np.ndarray:
     """Stable colour refinement; colours are ranks of sorted signatures, so they do not depend on atom order.
 
     A neighbour reached through a contact edge counts as a different colour from one reached through a bond
@@ -143,7 +145,8 @@ def reduce_to_primitive(
     # unstable net places on one point with identical surroundings are matched by trying their orderings
     local = _local_signatures(colour, edges, bond_vectors(pos, edges, images), flag)
     grid = _position_grid(pos)
-    if len(np.unique(grid, axis=0)) == n:
+    distinct = len(np.unique(grid, axis=0)) == n
+    if distinct:
         find = _translation_finder_distinct(pos, grid, local, edges, images, flag)
     else:
         find = _translation_finder_search(pos, local, edges, images, flag)
@@ -164,8 +167,24 @@ def reduce_to_primitive(
     basis = _hermite_basis(np.rint(generators).astype(np.int64)).astype(float) / denominator
     to_new = np.linalg.inv(basis)
     new_pos = pos @ to_new
+    index = int(round(1 / abs(np.linalg.det(basis))))  # how many times the primitive net repeats in this cell
+    if not distinct:
+        twins = _twin_classes(colour, edges, bond_vectors(pos, edges, images), flag)
+        if _ambiguous_points(pos, local, twins):
+            raise NotEmbeddableError(
+                "unstable_net",
+                f"the net repeats {index} times in this cell, but atoms that share a point of the "
+                "equilibrium placement make its translations ambiguous, so the repeat cannot be factored out",
+            )
+        permutations = _untwist(permutations, twins)
     rep_of = _orbit_minimum(n, permutations)  # each atom's representative: the lowest atom of its orbit
     keep = np.unique(rep_of)
+    if len(keep) * index != n:
+        raise NotEmbeddableError(
+            "unstable_net",
+            f"the net's {index} translations could not be factored out consistently: atoms on one point of the "
+            "equilibrium placement are exchangeable in ways that are not translations",
+        )
     index = -np.ones(n, dtype=np.int64)
     index[keep] = np.arange(len(keep))
     vec = bond_vectors(pos, edges, images) @ to_new
@@ -175,6 +194,42 @@ def reduce_to_primitive(
     t_new = np.rint(kept_pos[i_new] + vec - kept_pos[j_new]).astype(np.int64)
     e2, t2, f2 = normalise_marked_edges(np.column_stack([i_new, j_new]), t_new, flag.astype(bool))
     return [species[a] for a in keep], colour[keep], e2, t2, kept_pos, f2, basis
+
+
+def _twin_classes(colour: np.ndarray, edges: np.ndarray, vec: np.ndarray, flag: np.ndarray) -> list[list[int]]:
+    """Groups (two or more) of atoms with the same colour and the same neighbours through the same edge vectors."""
+    keys = _twin_keys(len(colour), edges, vec, flag)
+    groups: dict[tuple, list[int]] = {}
+    for a, key in enumerate(keys):
+        groups.setdefault((int(colour[a]), key), []).append(a)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def _ambiguous_points(pos: np.ndarray, local: list[int], twins: list[list[int]]) -> bool:
+    """Whether some point of the placement holds equivalent atoms (same local signature) that are not twins: a
+    translation may then map the net onto itself in several ways whose quotients differ."""
+    twin_of = np.arange(len(pos))
+    for group in twins:
+        twin_of[group] = group[0]
+    classes: dict[tuple, set[int]] = {}
+    for a, key in enumerate(_position_keys(pos)):
+        classes.setdefault((local[a], key), set()).add(int(twin_of[a]))
+    return any(len(c) > 1 for c in classes.values())
+
+
+def _untwist(permutations: list[np.ndarray], twins: list[list[int]]) -> list[np.ndarray]:
+    """Make translation permutations found in an unstable net a group action: a translation maps each class of twins
+    onto a class of twins, but which twin goes where is arbitrary. Mapping them in the order of their indices makes
+    every permutation consistent with every other, so their orbits are the translation orbits."""
+    if not twins:
+        return permutations
+    out = []
+    for perm in permutations:
+        perm = perm.copy()
+        for group in twins:
+            perm[group] = np.sort(perm[group])
+        out.append(perm)
+    return out
 
 
 def _orbit_minimum(n: int, permutations: list[np.ndarray]) -> np.ndarray:
@@ -302,7 +357,11 @@ def _translation_permutation(pos, tau, local, atoms_at, edges, images, flag, edg
     def search(perm: list[int], used: set[int]) -> list[int] | None:
         budget[0] -= 1
         if budget[0] < 0:
-            return None
+            raise NotEmbeddableError(
+                "unstable_net",
+                "atoms that share a point of the equilibrium placement make it too costly to test whether the net "
+                f"repeats within the cell (more than {MAX_SEARCH_NODES} trials)",
+            )
         open_atoms = [a for a in range(n) if perm[a] < 0]
         if not open_atoms:
             return perm
@@ -329,7 +388,9 @@ def _translation_permutation(pos, tau, local, atoms_at, edges, images, flag, edg
     return perm if set(_edge_rows(e2, t2, f2)) == edge_set else None
 
 
-def _local_signatures(colour: np.ndarray, edges: np.ndarray, vec: np.ndarray, flag: np.ndarray | None = None) -> list[int]:
+def _local_signatures(
+    colour: np.ndarray, edges: np.ndarray, vec: np.ndarray, flag: np.ndarray | None = None
+) -> list[int]:
     """Colour refinement that also sees bond vectors (and whether an edge is a contact): atoms get equal labels only
     if their surroundings match edge by edge, to any depth. Translation-invariant, so a lattice translation
     preserves it."""

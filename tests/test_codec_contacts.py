@@ -140,7 +140,7 @@ def test_contact_string_grammar():
 
 
 def test_refused_dev_crystals_are_encodable_and_invariant():
-    """The MP-21-40 crystals whose bonds are not a 3D net: each now encodes, and a disguised copy gives the same string."""
+    """MP-21-40 crystals whose bonds are not a 3D net: each now encodes, and a disguised copy gives the same string."""
     table = shared_csv("mp21_40/dev_300.csv.gz")
     rng = np.random.default_rng(3)
     tried = 0

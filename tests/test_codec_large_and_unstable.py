@@ -88,3 +88,32 @@ def test_multiset_orders_are_distinct_and_complete():
     assert len(orders) == len(set(orders)) == 12
     assert all(sorted(o) == [0, 0, 1, 2] for o in orders)
     assert orders == sorted(orders)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    index=st.integers(0, len(UNSTABLE_QMOF) + len(UNSTABLE_MP) - 1),
+    seed=st.integers(0, 2**31 - 1),
+    repeats=st.sampled_from([(2, 1, 1), (1, 2, 1), (1, 1, 2)]),
+)
+def test_supercell_graphs_of_unstable_nets_give_the_primitive_string_or_a_clear_refusal(
+    unstable_crystals, index, seed, repeats
+):
+    """Where atoms sharing a point make a repeat ambiguous, the canonical form refuses; it never writes another string
+    (a wrong quotient), and never keeps the supercell."""
+    expected = slices.encode(unstable_crystals[index])
+    rng = np.random.default_rng(seed)
+    graph = supercell(slices.parse(expected), repeats)
+    graph = permute_atoms(graph, rng.permutation(graph.n_atoms))
+    try:
+        assert canonical_form(graph).to_string() == expected
+    except slices.NotEmbeddableError as exc:
+        assert exc.reason == "unstable_net" and "repeats" in str(exc)
+
+
+def test_supercell_of_an_unstable_net_with_only_twins_reduces():
+    # ZnH6(CN2)4: its tied atoms are methyl-like twins only, so its repeats are unambiguous
+    structure = _unstable_crystals()[UNSTABLE_QMOF.index("qmof-2a5ad82")]
+    expected = slices.encode(structure)
+    graph = permute_atoms(supercell(slices.parse(expected), (1, 2, 1)), np.random.default_rng(2).permutation(76))
+    assert canonical_form(graph).to_string() == expected
