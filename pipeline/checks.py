@@ -30,10 +30,10 @@ composition_valid = smact_valid
 
 def space_group(structure, symprec: float = 0.1) -> tuple[str | None, int | None]:
     """International symbol and number of the space group (None, None when spglib cannot tell)."""
-    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer, SymmetryUndeterminedError
 
     try:
         analyzer = SpacegroupAnalyzer(structure, symprec=symprec)
         return analyzer.get_space_group_symbol(), int(analyzer.get_space_group_number())
-    except Exception:  # spglib gives up on badly distorted cells
+    except SymmetryUndeterminedError:  # spglib gives up on badly distorted cells
         return None, None

@@ -41,6 +41,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     dec.set_defaults(handler=_decode)
 
 
+def _unreadable_file_errors() -> tuple[type[BaseException], ...]:
+    """What pymatgen's ``Structure.from_file`` raises for a file it cannot read, found by trying malformed CIF, POSCAR,
+    JSON, YAML, XML, CSSR, RES and XSF files: ValueError (CIF, numbers, JSON syntax, unknown extension),
+    IndexError/KeyError (POSCAR, JSON), TypeError (JSON/YAML of the wrong shape), AttributeError (an empty
+    vasprun.xml), SyntaxError (lxml, RES), ruamel's YAMLError (YAML syntax), OSError (a folder, no permission)."""
+    from ruamel.yaml.error import YAMLError
+
+    return (OSError, ValueError, LookupError, TypeError, AttributeError, SyntaxError, YAMLError)
+
+
 def _strings(values: list[str]) -> list[str]:
     if values == ["-"]:
         return [line.strip() for line in sys.stdin if line.strip()]
@@ -54,6 +64,7 @@ def _encode(args: argparse.Namespace) -> int:
 
     import slices
 
+    unreadable = _unreadable_file_errors()
     failed = 0
     for path in args.files:
         try:
@@ -64,7 +75,7 @@ def _encode(args: argparse.Namespace) -> int:
             print(f"{path}: error: no such file", file=sys.stderr)
             failed += 1
             continue
-        except Exception as exc:  # pymatgen raises many kinds for unreadable files
+        except unreadable as exc:
             print(f"{path}: error: pymatgen could not read it as a crystal ({type(exc).__name__}: {exc})", file=sys.stderr)
             failed += 1
             continue

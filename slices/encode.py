@@ -24,10 +24,7 @@ def _validated(structure: object) -> Structure:
 def primitive(structure: Structure) -> Structure:
     """The primitive cell, with the input's own atomic positions (no symmetrisation, which could move atoms
     across a bonding threshold); the canonical form also removes any translation symmetry this misses."""
-    try:
-        prim = structure.get_primitive_structure(tolerance=0.01, use_site_props=False)
-    except Exception:
-        return structure
+    prim = structure.get_primitive_structure(tolerance=0.01, use_site_props=False)
     return prim if len(prim) <= len(structure) else structure
 
 

@@ -131,7 +131,7 @@ def _looks_like_space_group(token: str) -> bool:
 
         SpaceGroup(token)
         return True
-    except Exception:
+    except ValueError:  # pymatgen's "Bad international symbol"
         return False
 
 
