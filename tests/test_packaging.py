@@ -66,6 +66,19 @@ def test_readme_and_code_name_the_same_variables():
     assert readme - code - users == set(), "variables the README names that nothing reads"
 
 
+def _python_with_warnings_as_errors(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_only_pymatgens_noble_gas_warning_is_silenced():
+    formula = "from pymatgen.core import Composition; Composition('NeNa2').reduced_formula"
+    bare = _python_with_warnings_as_errors(formula)
+    assert bare.returncode != 0 and "No Pauling electronegativity for Ne" in bare.stderr  # pymatgen does warn
+    assert _python_with_warnings_as_errors("import slices; " + formula).returncode == 0
+    other = _python_with_warnings_as_errors("import slices, warnings; warnings.warn('No Pauling data', UserWarning)")
+    assert other.returncode != 0 and "No Pauling data" in other.stderr  # nothing broader is filtered
+
+
 # --- the wheel (slow: builds it and installs its dependencies into a fresh virtual environment) -------------------
 
 
