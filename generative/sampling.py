@@ -11,6 +11,7 @@ import torch
 from generative.checkpoint import Bundle, load_model
 from generative.errors import GenerativeError
 from generative.grammar import GrammarState
+from periodicnet.arguments import check_seed
 
 _DEFAULT: Bundle | None = None
 
@@ -93,7 +94,7 @@ def sample(
         raise GenerativeError(f"max_atoms must be a positive integer, got {max_atoms!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise GenerativeError(f"batch_size must be a positive integer, got {batch_size!r}")
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch.Generator().manual_seed(check_seed(seed, error=GenerativeError))
     out: list[str] = []
     drawn, max_draws = 0, 20 * n + 200
     while len(out) < n:

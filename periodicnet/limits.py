@@ -22,3 +22,6 @@ RECONSTRUCTION_TIME_LIMIT = 120.0
 
 CANDIDATE_TIME_LIMIT = 120.0
 """Default per-candidate limit in ``slices generate`` (the decode worker is stopped after it)."""
+
+MAX_SEED = 2**63 - 1
+"""Largest random seed accepted (fits a signed 64-bit integer: torch, numpy, JSON and CSV all keep it exact)."""

@@ -119,7 +119,9 @@ def format_slices(species, edges, images) -> str:
 
 
 def _is_int(token: str) -> bool:
-    return token.isdigit()
+    """An atom index: ASCII digits only (``str.isdigit`` also accepts ``'²'`` or ``'١'``, which ``int`` refuses or
+    reads as another script's digits)."""
+    return token.isascii() and token.isdigit()
 
 
 @lru_cache(maxsize=256)
@@ -131,7 +133,7 @@ def _looks_like_space_group(token: str) -> bool:
 
         SpaceGroup(token)
         return True
-    except Exception:
+    except ValueError:  # pymatgen: "Bad international symbol"
         return False
 
 
