@@ -44,10 +44,11 @@ def check_time_limit(value: object, name: str = "time_limit", error: type[Slices
 def check_count(value: object, name: str, minimum: int = 1, error: type[SlicesError] = ArgumentError) -> int:
     """A count: a whole number >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise error(f"{name} must be a whole number >= {minimum}, got {value!r} ({type(value).__name__})")
+        kind = "a positive integer" if minimum == 1 else f"a whole number >= {minimum}"
+        raise error(f"{name} must be {kind}, got {value!r} ({type(value).__name__})")
     value = int(value)
     if value < minimum:
-        raise error(f"{name} must be >= {minimum}, got {value}")
+        raise error(f"{name} must be at least {minimum}, got {value}")
     return value
 
 
