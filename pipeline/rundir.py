@@ -274,7 +274,7 @@ class RunDir:
             if diff:
                 details = ", ".join(f"{k}: {old.get(k)!r} in the folder vs {new.get(k)!r} now" for k in diff)
                 raise RunMismatchError(
-                    f"{self.root} holds a run made with other settings ({details}); "
+                    f"{self.root} holds a run made with other settings ({details}; see {self.run_json.name}); "
                     f"rerun with the same settings to resume, or choose a new --out"
                 )
         else:
