@@ -74,6 +74,7 @@ class Tally:
         self.counts: Counter = Counter()
         self.examples: dict[str, list[str]] = {}
         self.slowest = 0.0
+        self.last_message = ""
 
     def run(self, label: str, call) -> str:
         """Run ``call()`` under the hang alarm and count its outcome."""
@@ -84,8 +85,9 @@ class Tally:
             outcome, detail = "accepted", None
         except Hang:
             outcome, detail = "hang", "interrupted"
-        except slices.SlicesError:
+        except slices.SlicesError as exc:
             outcome, detail = "project_error", None
+            self.last_message = str(exc)
         except Exception as exc:  # noqa: BLE001 - counting every other exception is the point of the campaign
             outcome, detail = "other_exception", f"{type(exc).__name__}: {exc}"
         finally:
@@ -163,7 +165,7 @@ def fuzz_strings(n: int, rng: random.Random) -> dict:
         per_api["parse"].run(string, lambda: slices.parse(string))
         outcome = per_api["canonical"].run(string, lambda: slices.canonical(string))
         tally.note(outcome, string)
-        if k % 20 == 0:
+        if k % 20 == 1:
             per_api["cli_canonical"].run(string, lambda: _cli(["canonical", string], expect=(0, 1)))
     return {"campaign": tally.summary(), **{name: t.summary() for name, t in per_api.items()}}
 
@@ -190,6 +192,25 @@ def _structures(n: int, rng: np.random.Generator) -> list[tuple[str, object]]:
     def cubic(a):
         return Lattice.cubic(a)
 
+    real = _real_structures(20)
+
+    def squeezed():
+        s = real[rng.integers(len(real))].copy()
+        s.scale_lattice(s.volume * rng.uniform(0.001, 0.05))
+        return s
+
+    def doubled_site():
+        s = real[rng.integers(len(real))].copy()
+        k = int(rng.integers(len(s)))
+        s.append(s[k].species, s[k].frac_coords + rng.normal(0, 1e-3, 3))
+        return s
+
+    def flattened():
+        s = real[rng.integers(len(real))]
+        matrix = s.lattice.matrix.copy()
+        matrix[2] = matrix[0] + matrix[1] * rng.uniform(-1, 1) + rng.normal(0, 1e-5, 3)
+        return Structure(Lattice(matrix), s.species, s.frac_coords)
+
     makers = [
         ("overlapping atoms", lambda: Structure(cubic(4), ["Na", "Cl"], [[0, 0, 0], rng.random(3) * 0.05])),
         ("atom near its own image", lambda: Structure(cubic(rng.uniform(0.05, 0.5)), ["Cu"], [[0, 0, 0]])),
@@ -209,6 +230,9 @@ def _structures(n: int, rng: np.random.Generator) -> list[tuple[str, object]]:
         ("not a structure", lambda: rng.choice(np.array([None, "NaCl", 3.0, {"lattice": 1}, [1, 2]], dtype=object))),
         ("a molecule", lambda: Molecule(["O", "H", "H"], [[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]])),
         ("empty structure", lambda: Structure(cubic(4), [], [])),
+        ("real crystal squeezed", squeezed),
+        ("real crystal with a doubled site", doubled_site),
+        ("real crystal with a flattened cell", flattened),
     ]
     items = []
     for k in range(n):
@@ -220,15 +244,28 @@ def _structures(n: int, rng: np.random.Generator) -> list[tuple[str, object]]:
     return items
 
 
+def _real_structures(n: int) -> list:
+    """The first ``n`` crystals of the MP-20 training pool (the broken variants start from real cells)."""
+    from pymatgen.core import Structure
+
+    table = pd.read_csv(DATA / "mp20" / "train_pool.csv.gz", keep_default_na=False, nrows=n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return [Structure.from_str(cif, fmt="cif") for cif in table.cif]
+
+
 def fuzz_structures(n: int, seed: int) -> dict:
     """``n`` malformed structures through encode and check."""
     tally = {"encode": Tally(), "check": Tally()}
+    by_kind: dict[str, Counter] = {}
     for label, structure in tqdm(_structures(n, np.random.default_rng(seed)), desc="structures", unit="xtal"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            tally["encode"].run(label, lambda: slices.encode(structure))
+            outcome = tally["encode"].run(label, lambda: slices.encode(structure))
             tally["check"].run(label, lambda: _check_or_raise(structure))
-    return {name: t.summary() for name, t in tally.items()}
+        by_kind.setdefault(label, Counter())[outcome] += 1
+    return {**{name: t.summary() for name, t in tally.items()},
+            "encode_by_kind": {k: dict(v) for k, v in by_kind.items()}}
 
 
 def _check_or_raise(structure) -> None:
@@ -312,6 +349,7 @@ def fuzz_run_folders(seed: int) -> dict:
     options = dict(strings=GIVEN, workers=1, train_data=None, hull_reference=None, progress=False)
     rng = random.Random(seed)
     tally = Tally()
+    cases = []
     with tempfile.TemporaryDirectory(prefix="slices-fuzz-") as tmp:
         reference = Path(tmp) / "reference"
         expected = [(r["index"], r["status"]) for r in generate(out=reference, **options).rows]
@@ -337,13 +375,16 @@ def fuzz_run_folders(seed: int) -> dict:
             if outcome == "accepted":
                 tally.counts["accepted"] -= 1
                 got = [(r["index"], r["status"]) for r in result["rows"]]
-                tally.note("recovered" if got == expected else "wrong_output", label,
-                           None if got == expected else f"table {got} instead of {expected}")
+                outcome = "recovered" if got == expected else "wrong_output"
+                tally.note(outcome, label, None if got == expected else f"table {got} instead of {expected}")
+            cases.append({"case": label, "outcome": outcome,
+                          **({"message": tally.last_message[:300]} if outcome == "project_error" else {})})
             shutil.rmtree(out)
     summary = tally.summary()
     summary["recovered"] = tally.counts.get("recovered", 0)
     summary.pop("accepted")
     summary["wrong_output"] = tally.counts.get("wrong_output", 0)
+    summary["cases"] = cases
     return summary
 
 

@@ -128,6 +128,9 @@ def run(args: argparse.Namespace) -> int:
                 strings = [line.strip() for line in fh if line.strip()]
         except OSError as exc:
             raise PipelineError(f"cannot read --strings {args.strings}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise PipelineError(f"--strings {args.strings} is not UTF-8 text (byte {exc.start}); give a text file "
+                                f"with one SLICES string per line") from None
         if not strings:
             raise PipelineError(f"--strings {args.strings} holds no strings")
     train_data = None if str(args.train_data).lower() == "none" else args.train_data

@@ -143,6 +143,12 @@ def drop_torn_tail(path: str | os.PathLike) -> None:
             raise _write_failed(path, exc) from None
 
 
+def _json_kind(value: Any) -> str:
+    """The JSON name of a parsed value's type (``null``, ``array``, ...)."""
+    names = {type(None): "null", bool: "boolean", int: "number", float: "number", str: "string", list: "array"}
+    return names.get(type(value), type(value).__name__)
+
+
 def _damaged(path: Path, problem: str, advice: str) -> PipelineError:
     return PipelineError(f"{path} is damaged ({problem}); {advice}")
 
@@ -186,7 +192,7 @@ def read_lines(path: str | os.PathLike, advice: str = "delete that line and reru
                 continue
             value = json.loads(text)
             if not isinstance(value, dict):
-                problem = f"a JSON {type(value).__name__}, not an object"
+                problem = f"a JSON {_json_kind(value)}, not an object"
         except UnicodeDecodeError:
             problem = "not UTF-8 text"
         except json.JSONDecodeError as exc:
@@ -268,7 +274,7 @@ class RunDir:
                                            "resumed; " + self._restart_advice("run.json", "samples.json",
                                                                               "decoded.jsonl", "properties.jsonl"))
             if not isinstance(old, dict):
-                raise _damaged(self.run_json, f"a JSON {type(old).__name__}, not an object",
+                raise _damaged(self.run_json, f"a JSON {_json_kind(old)}, not an object",
                                self._restart_advice("run.json", "samples.json", "decoded.jsonl", "properties.jsonl"))
             diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
             if diff:
