@@ -250,6 +250,10 @@ class RunDir:
                 f"another run is writing to {self.root} (process {holder}); wait for it to finish and rerun to use "
                 f"its results, or choose another --out"
             ) from None
+        except OSError as exc:  # e.g. ENOLCK: a file system without locks
+            os.close(fd)
+            raise PipelineError(f"cannot lock {self.lock_file} ({exc.strerror or exc}); use a folder on a local "
+                                f"file system for --out") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._lock_fd = fd

@@ -21,7 +21,7 @@ NACL = "Na Cl 0 1 --- 0 1 o-- 0 1 o-o 0 1 oo- 0 1 ooo 0 1 +oo"
 # digits that are not ASCII: decimal digits of other scripts (Nd), superscripts and circled digits (No)
 LOOKALIKE_DIGITS = ["²", "⁰", "³", "١", "٣", "５", "߀", "𝟘", "①", "Ⅻ"]
 UNICODE_CATEGORIES = ("Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "No", "Pc", "Pd", "Ps", "Pe", "Pi",
-                      "Pf", "Po", "Sm", "Sc", "Sk", "So", "Zs", "Zl", "Zp", "Cc", "Cf", "Co")
+                      "Pf", "Po", "Sm", "Sc", "Sk", "So", "Zs", "Zl", "Zp", "Cc", "Cf", "Co", "Cs")
 
 any_text = st.text(st.characters(categories=UNICODE_CATEGORIES), max_size=6)
 digits_of_any_script = st.text(st.characters(categories=("Nd", "No", "Nl")), min_size=1, max_size=3)
