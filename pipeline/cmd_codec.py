@@ -81,7 +81,7 @@ def _encode(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.files:
         if not path.is_file():
-            print(f"{path}: error: no such file", file=sys.stderr)
+            print(f"{path}: error: {'not a file' if path.exists() else 'no such file'}", file=sys.stderr)
             failed += 1
             continue
         with warnings.catch_warnings():

@@ -309,13 +309,15 @@ class RunDir:
         source = settings.get("source")
         if isinstance(source, str) and source.startswith("given:") and source != given_source(strings):
             raise _damaged(self.samples_json, "its strings are not the ones given when the run started", advice)
+        if "sha256" in stored and stored["sha256"] != _strings_digest(strings):
+            raise _damaged(self.samples_json, "its strings do not match the checksum written with them", advice)
         self._samples = strings
         return strings
 
     def save_samples(self, strings: Iterable[str]) -> None:
         """Store the candidate strings (once, atomically)."""
         strings = list(strings)
-        write_atomic(self.samples_json, dumps({"strings": strings}) + "\n")
+        write_atomic(self.samples_json, dumps({"strings": strings, "sha256": _strings_digest(strings)}) + "\n")
         self._samples = strings
 
     def _records(self, path: Path, redo: str) -> dict[int, dict]:
@@ -349,6 +351,11 @@ class RunDir:
 
     def add_properties(self, record: dict) -> None:
         append_line(self.properties_jsonl, record)
+
+
+def _strings_digest(strings: list[str]) -> str:
+    """SHA-256 of the candidate strings (stored in ``samples.json`` to detect a changed file)."""
+    return hashlib.sha256(json.dumps(strings).encode()).hexdigest()
 
 
 def given_source(strings: Iterable[str]) -> str:

@@ -274,3 +274,16 @@ def test_reading_a_finished_folder_needs_no_lock(copy):
     finally:
         holder.stdin.close()
         holder.wait()
+
+
+def test_a_changed_sampled_string_is_caught_by_the_checksum(tmp_path):
+    settings = {"n": 2, "source": "model:shipped", "seed": 0}
+    with RunDir(tmp_path) as run:
+        run.check_settings(settings)
+        run.save_samples(["Na Cl 0 1 ooo", "Cu 0 0 +oo"])
+    path = tmp_path / "samples.json"
+    path.write_text(path.read_text().replace("Cu 0 0", "Cu 0 1"))
+    with RunDir(tmp_path) as run:
+        run.check_settings(settings)
+        with pytest.raises(PipelineError, match="samples.json is damaged .its strings do not match the checksum"):
+            run.load_samples()
