@@ -75,6 +75,8 @@ def test_bad_counts_are_refused(value):
         (["generate", "--time-limit", "-1"], "argument --time-limit: the time limit must be a finite number"),
         (["generate", "--n", "²"], "argument --n: expected a whole number"),
         (["decode", NACL, "--seed", "-1"], "argument --seed: the seed must be from 0 to"),
+        (["sample", "--n", "1", "--seed", "-5"], "argument --seed: the seed must be from 0 to"),
+        (["train", "--data", "x.csv", "--out", "m", "--seed", str(2**64)], "argument --seed: the seed must be from 0"),
         (["decode", NACL, "--time-limit", "nan"], "argument --time-limit: the time limit must be a finite number"),
     ],
 )
