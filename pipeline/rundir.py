@@ -274,12 +274,11 @@ class RunDir:
         """Record ``settings`` on a fresh run; on resume raise :class:`RunMismatchError` naming what differs."""
         new = json.loads(dumps(settings))
         if self.run_json.exists():
-            old = read_json(self.run_json, "it records the settings of the finished work, so the run cannot be "
-                                           "resumed; " + self._restart_advice("run.json", "samples.json",
-                                                                              "decoded.jsonl", "properties.jsonl"))
+            advice = ("it records the settings of the finished work, so the run cannot be resumed; "
+                      + self._restart_advice("run.json", "samples.json", "decoded.jsonl", "properties.jsonl"))
+            old = read_json(self.run_json, advice)
             if not isinstance(old, dict):
-                raise _damaged(self.run_json, f"a JSON {_json_kind(old)}, not an object",
-                               self._restart_advice("run.json", "samples.json", "decoded.jsonl", "properties.jsonl"))
+                raise _damaged(self.run_json, f"a JSON {_json_kind(old)}, not an object", advice)
             diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
             if diff:
                 details = ", ".join(f"{k}: {old.get(k)!r} in the folder vs {new.get(k)!r} now" for k in diff)
