@@ -102,7 +102,12 @@ def _changed_strings(path: Path) -> None:
     path.write_text(json.dumps({"strings": [s + " 0 1 ooo" for s in GIVEN]}) + "\n")
 
 
+def _junk_properties(path: Path) -> None:
+    path.write_bytes(b'{"index": 0}\n\xff\xfe junk\n')
+
+
 DAMAGE = {
+    "properties.jsonl: a line of junk": ("properties.jsonl", _junk_properties, "line 2 is not UTF-8"),
     "decoded.jsonl: a line of random bytes": ("decoded.jsonl", _random_bytes_line, "line 3 is not UTF-8"),
     "decoded.jsonl: a JSON line that is not an object": ("decoded.jsonl", _non_object_line, "not an object"),
     "decoded.jsonl: a record of no candidate": ("decoded.jsonl", _index_out_of_range, "names no candidate"),
