@@ -18,7 +18,12 @@ MAX_SITES = 500
 
 
 def _validated(structure: object) -> Structure:
-    return validate_structure(structure, max_sites=MAX_SITES)
+    """The structure, checked, with every site in the unit cell (a neighbour search spans all given positions)."""
+    structure = validate_structure(structure, max_sites=MAX_SITES)
+    frac = structure.frac_coords
+    if np.any((frac < 0) | (frac >= 1)):
+        structure = Structure(structure.lattice, structure.species, np.mod(frac, 1.0))  # the same crystal
+    return structure
 
 
 def primitive(structure: Structure) -> Structure:
