@@ -174,12 +174,10 @@ def reconstruct(
 
 
 def _potential_settings(fmax: float | None, steps: int | None, optimizer: str | None) -> RelaxSettings:
-    """The driver's defaults with the caller's overrides (``None`` keeps a default)."""
+    """The driver's defaults with the caller's overrides (``None`` keeps a default); bad values raise a
+    ``bad_input`` :class:`~relax.driver.RelaxationError`."""
     given = {k: v for k, v in (("fmax", fmax), ("steps", steps), ("optimizer", optimizer)) if v is not None}
-    try:
-        return replace(RelaxSettings(), **given)
-    except RelaxError as exc:
-        raise RelaxError("bad_input", str(exc)) from None
+    return replace(RelaxSettings(), **given)
 
 
 def _relax_start(structure, potential, settings: RelaxSettings, deadline: float) -> RelaxResult:
