@@ -163,3 +163,16 @@ def test_bad_inputs_raise_project_errors():
         energy_per_atom(Structure(Lattice.cubic(4.0), ["Rn"], [[0, 0, 0]]))  # an element the potential lacks
     with pytest.raises(StructureInputError, match="'Og' is not a chemical element"):
         energy_per_atom(Structure(Lattice.cubic(4.0), ["Og"], [[0, 0, 0]]))  # outside the project's table
+
+
+def test_relax_structure_reports_timeout_and_not_converged():
+    from relax import RelaxSettings, relax_structure
+
+    start = CRYSTALS["SrTiO3"][0].copy()
+    start.translate_sites([1], [0.08, 0.04, 0.0], frac_coords=False)
+    late = relax_structure(start, deadline=time.monotonic() - 1)
+    assert late.status == "timeout" and late.steps == 0 and not late.converged
+    short = relax_structure(start, settings=RelaxSettings(steps=1, accept_fmax=0.01))
+    assert short.status == "not_converged" and short.steps == 1 and not short.converged
+    frac = short.structure.frac_coords
+    assert len(frac) == len(start) and np.all((frac > -1e-8) & (frac < 1 + 1e-8))  # wrapped (ASE's tolerance)
