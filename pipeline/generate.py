@@ -7,7 +7,6 @@ again with the same ``out`` resumes where the last call stopped and redoes nothi
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 import time
@@ -15,12 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from periodicnet.arguments import check_count, check_seed, check_time_limit
 from pipeline.errors import PipelineError
-from pipeline.rundir import RunDir
+from pipeline.rundir import RunDir, given_source
 from pipeline.screening import Criteria
 
 from periodicnet.limits import CANDIDATE_TIME_LIMIT as DEFAULT_TIME_LIMIT  # seconds per candidate
 SCHEDULER_CONNECT_TIMEOUT = 30.0  # seconds to reach a Dask scheduler given by address
+RETRIED_STATUSES = ("worker_crashed", "timeout")  # outcomes a rerun may change (a kill, a loaded machine)
 
 
 def default_workers() -> int:
@@ -58,10 +59,9 @@ class GenerateResult:
 
 
 def _check_arguments(n, strings, band_gap, formation_energy, temperature, workers, time_limit, criteria, client,
-                     scheduler, guidance=1.0) -> None:
+                     scheduler, guidance=1.0, seed=0) -> None:
     if strings is None:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise PipelineError(f"n must be a positive integer (candidates to sample), got {n!r}")
+        check_count(n, "n (candidates to sample)", error=PipelineError)
     elif isinstance(strings, str) or not all(isinstance(s, str) for s in strings) or not len(strings):
         raise PipelineError("strings must be a non-empty sequence of SLICES strings")
     for name, value in (("band_gap", band_gap), ("formation_energy", formation_energy)):
@@ -73,10 +73,10 @@ def _check_arguments(n, strings, band_gap, formation_energy, temperature, worker
         raise PipelineError(f"temperature must be > 0, got {temperature}")
     if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or not 0 <= guidance < float("inf"):
         raise PipelineError(f"guidance must be a number >= 0, got {guidance!r}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise PipelineError(f"workers must be a positive integer, got {workers!r}")
-    if not time_limit > 0:
-        raise PipelineError(f"time_limit must be > 0 seconds, got {time_limit}")
+    if workers is not None:
+        check_count(workers, "workers", error=PipelineError)
+    check_time_limit(time_limit, error=PipelineError)
+    check_seed(seed, error=PipelineError)
     if criteria.gap_tolerance < 0 or criteria.eform_tolerance < 0:
         raise PipelineError("tolerances must be >= 0")
     if client is not None and scheduler is not None:
@@ -98,13 +98,16 @@ def _sample(n: int, band_gap, formation_energy, temperature: float, seed: int, m
 
 
 def _decode(run: RunDir, strings: list[str], *, workers: int, client, scheduler, decode_kwargs: dict,
-            time_limit: float, progress: bool) -> int:
-    """Decode every candidate not yet on disk; returns how many were decoded now."""
+            time_limit: float, progress: bool, retry_failed: bool = False) -> int:
+    """Decode every candidate not yet on disk (and, with ``retry_failed``, those whose worker was killed or crashed:
+    :data:`RETRIED_STATUSES`); returns how many were decoded now."""
     from tqdm.auto import tqdm
 
     from pipeline import decode_stage
 
     done = run.decoded()
+    if retry_failed:
+        done = {i: r for i, r in done.items() if r.get("status") not in RETRIED_STATUSES}
     todo = [(i, s) for i, s in enumerate(strings) if i not in done]
     if not todo:
         return 0
@@ -264,6 +267,7 @@ def generate(
     max_e_hull: float | None = None,
     require_topology: bool = False,
     progress: bool = True,
+    retry_failed: bool = False,
 ) -> GenerateResult:
     """Generate, reconstruct and screen ``n`` candidate crystals; write everything into the folder ``out``.
 
@@ -275,11 +279,13 @@ def generate(
     ``gap_tolerance`` / ``eform_tolerance`` of ``band_gap`` / ``formation_energy``; ``max_e_hull`` (eV/atom) drops
     unstable ones. ``guidance`` is classifier-free guidance toward the targets (:func:`generative.sample`).
     ``require_topology`` drops candidates whose relaxed crystal no longer has the string's bonds
-    (otherwise they are kept and flagged in the ``topology_ok`` column).
+    (otherwise they are kept and flagged in the ``topology_ok`` column). On resume, ``retry_failed`` decodes again
+    the candidates recorded as ``worker_crashed`` or ``timeout`` (other failures are final). Only one run at a time
+    may write to ``out``: a second one raises :class:`PipelineError`.
     """
     criteria = Criteria(band_gap, gap_tolerance, formation_energy, eform_tolerance, max_e_hull, require_topology)
     _check_arguments(n, strings, band_gap, formation_energy, temperature, workers, time_limit, criteria, client,
-                     scheduler, guidance)
+                     scheduler, guidance, seed)
     from pipeline import novelty, report, screening
 
     if train_data == "default":
@@ -296,51 +302,53 @@ def generate(
         decode_kwargs["potential"] = potential
     if strings is not None:
         strings = [" ".join(s.split()) for s in strings]  # tokens are whitespace-separated: normalise the spacing
-        source = "given:" + hashlib.sha256("\n".join(strings).encode()).hexdigest()[:16]
+        source = given_source(strings)
         n = len(strings)
     else:
         source = "model:" + (str(model) if model is not None else "shipped")
     settings = {"n": n, "source": source, "band_gap": band_gap, "formation_energy": formation_energy,
                 "temperature": temperature, "guidance": guidance, "seed": seed, "time_limit": float(time_limit),
                 "potential": potential}
-    run = RunDir(out)
-    run.check_settings(settings)
-    timings: dict[str, float] = {}
+    with RunDir(out) as run:  # holds the folder's lock until the run is written
+        run.check_settings(settings)
+        timings: dict[str, float] = {}
 
-    t0 = time.perf_counter()
-    stored = run.load_samples()
-    if stored is None:
-        stored = strings if strings is not None else _sample(n, band_gap, formation_energy, temperature, seed, model,
-                                                             progress, guidance)
-        run.save_samples(stored)
-    strings = stored
-    timings["sample"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        stored = run.load_samples()
+        if stored is None:
+            stored = strings if strings is not None else _sample(n, band_gap, formation_energy, temperature, seed,
+                                                                 model, progress, guidance)
+            run.save_samples(stored)
+        strings = stored
+        timings["sample"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    decoded_now = _decode(run, strings, workers=workers, client=client, scheduler=scheduler,
-                          decode_kwargs=decode_kwargs, time_limit=time_limit, progress=progress)
-    timings["decode"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        decoded_now = _decode(run, strings, workers=workers, client=client, scheduler=scheduler,
+                              decode_kwargs=decode_kwargs, time_limit=time_limit, progress=progress,
+                              retry_failed=retry_failed)
+        timings["decode"] = time.perf_counter() - t0
 
-    rows, structures = _assemble(run, strings, criteria.require_topology)
-    t0 = time.perf_counter()
-    unique = _deduplicate(rows, structures, progress)
-    timings["deduplicate"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    if training is not None:
-        _check_novelty(unique, structures, training, progress)
-    timings["novelty"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    _predict_properties(run, unique, structures, hull, hull_key, progress)
-    for r in unique:
-        if r.get("novel") is False:
-            r["status"], r["message"] = "known", f"matches training crystal {r['matched_train_id']} ({r['matched_by']})"
-        elif failed := screening.screen(r, criteria):
-            r["status"], r["message"] = failed
-    timings["properties"] = time.perf_counter() - t0
+        rows, structures = _assemble(run, strings, criteria.require_topology)
+        t0 = time.perf_counter()
+        unique = _deduplicate(rows, structures, progress)
+        timings["deduplicate"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        if training is not None:
+            _check_novelty(unique, structures, training, progress)
+        timings["novelty"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        _predict_properties(run, unique, structures, hull, hull_key, progress)
+        for r in unique:
+            if r.get("novel") is False:
+                r["status"] = "known"
+                r["message"] = f"matches training crystal {r['matched_train_id']} ({r['matched_by']})"
+            elif failed := screening.screen(r, criteria):
+                r["status"], r["message"] = failed
+        timings["properties"] = time.perf_counter() - t0
 
-    report.write_cifs(run, rows, structures)
-    report.write_table(run, rows)
-    summary = report.summarise(rows, timings)
-    summary["decoded_now"] = decoded_now
-    report.write_report(run, rows, summary, settings, criteria)
-    return GenerateResult(out=run.root, rows=rows, summary=summary, decoded_now=decoded_now, timings=timings)
+        report.write_cifs(run, rows, structures)
+        report.write_table(run, rows)
+        summary = report.summarise(rows, timings)
+        summary["decoded_now"] = decoded_now
+        report.write_report(run, rows, summary, settings, criteria)
+        return GenerateResult(out=run.root, rows=rows, summary=summary, decoded_now=decoded_now, timings=timings)

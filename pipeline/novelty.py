@@ -12,14 +12,17 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from periodicnet.resources import SHARED_DATA_ENV, shared_data_dir
+
 from pipeline.errors import PipelineError
 
 _FORMULA_SUM = re.compile(r"^_chemical_formula_sum\s+['\"]?([^'\"\n]+)['\"]?\s*$", re.MULTILINE)
 
 
 def default_data_dir() -> Path:
-    """``$SLICES_DATA_DIR``, else the ``shared/data`` folder next to the repository."""
-    return Path(os.environ.get("SLICES_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
+    """The shared data folder: ``$SLICES_SHARED_DATA``, else ``../shared/data`` beside a source checkout
+    (:func:`periodicnet.resources.shared_data_dir`)."""
+    return shared_data_dir()
 
 
 def default_train_data() -> Path:
@@ -67,7 +70,7 @@ class TrainingSet:
         if not self.path.is_file():
             raise PipelineError(
                 f"training data {self.path} not found; pass --train-data PATH (a CSV with a 'cif' column), set "
-                f"SLICES_TRAIN_DATA or SLICES_DATA_DIR, or --train-data none to skip the novelty check"
+                f"SLICES_TRAIN_DATA or {SHARED_DATA_ENV}, or --train-data none to skip the novelty check"
             )
         try:
             table = pd.read_csv(self.path)

@@ -11,6 +11,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from periodicnet.resources import shipped_data_path
 from slices.errors import SlicesError
 
 from pipeline.errors import PipelineError
@@ -29,8 +30,8 @@ class Criteria:
 
 
 def default_hull_reference() -> Path:
-    """The reference table shipped with the repository: ``data/hull_reference.csv.gz``."""
-    return Path(__file__).resolve().parents[1] / "data" / "hull_reference.csv.gz"
+    """The reference table shipped with the package: ``data/hull_reference.csv.gz`` in the repository."""
+    return shipped_data_path("hull_reference.csv.gz")
 
 
 def load_hull(path: str | os.PathLike):

@@ -56,14 +56,10 @@ MAX_TIE_PERMUTATIONS = 720
 def _electronegativity_rank() -> dict[str, tuple[float, int]]:
     from pymatgen.core.periodic_table import Element
 
-    import warnings
-
     rank = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # noble gases have no Pauling electronegativity
-        for z, symbol in enumerate(ELEMENTS, start=1):
-            x = Element(symbol).X
-            rank[symbol] = (x if x == x else 10.0, z)  # elements without an electronegativity go last
+    for z, symbol in enumerate(ELEMENTS, start=1):
+        x = Element(symbol).X  # NaN for He, Ne, Ar (pymatgen's warning about it is filtered in periodicnet)
+        rank[symbol] = (x if x == x else 10.0, z)  # elements without an electronegativity go last
     return rank
 
 

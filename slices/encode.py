@@ -19,16 +19,18 @@ MAX_SITES = 500
 
 
 def _validated(structure: object) -> Structure:
-    return validate_structure(structure, max_sites=MAX_SITES)
+    """The structure, checked, with every site in the unit cell (a neighbour search spans all given positions)."""
+    structure = validate_structure(structure, max_sites=MAX_SITES)
+    frac = structure.frac_coords
+    if np.any((frac < 0) | (frac >= 1)):
+        structure = Structure(structure.lattice, structure.species, np.mod(frac, 1.0))  # the same crystal
+    return structure
 
 
 def primitive(structure: Structure) -> Structure:
     """The primitive cell, with the input's own atomic positions (no symmetrisation, which could move atoms
     across a bonding threshold); the canonical form also removes any translation symmetry this misses."""
-    try:
-        prim = structure.get_primitive_structure(tolerance=0.01, use_site_props=False)
-    except Exception:
-        return structure
+    prim = structure.get_primitive_structure(tolerance=0.01, use_site_props=False)
     return prim if len(prim) <= len(structure) else structure
 
 

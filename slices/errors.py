@@ -1,11 +1,13 @@
 """Every exception the codec raises on purpose. Catch :class:`SlicesError` to catch them all.
 
 :class:`SlicesError` (the root of all the project's errors) and :class:`StructureInputError` live in
-:mod:`periodicnet.errors`, the floor shared with the reconstruction; they are the same classes here.
+:mod:`periodicnet.errors`, :class:`ArgumentError` (a bad seed, time limit or count) in :mod:`periodicnet.arguments`:
+the floor shared with the reconstruction; they are the same classes here.
 """
 
 from __future__ import annotations
 
+from periodicnet.arguments import ArgumentError
 from periodicnet.errors import SlicesError, StructureInputError
 
 __all__ = [
@@ -19,6 +21,7 @@ __all__ = [
     "ImageOverflowError",
     "StructureInputError",
     "DecodeError",
+    "ArgumentError",
 ]
 
 

@@ -40,6 +40,7 @@ MAX_ATOMS = 1000
 MAX_EDGES = 20000
 MAX_CHARS = 2_000_000
 
+ASCII_DIGITS = "atom indices are written with the ASCII digits 0-9"
 LABEL_OF = {-1: "-", 0: "o", 1: "+"}
 VALUE_OF = {"-": -1, "o": 0, "+": 1}
 CONTACT_SEPARATOR = "~"
@@ -145,7 +146,9 @@ def format_slices(species, edges, images, contacts=None) -> str:
 
 
 def _is_int(token: str) -> bool:
-    return token.isdigit()
+    """An atom index: ASCII digits only (``str.isdigit`` also accepts ``'²'`` or ``'١'``, which ``int`` refuses or
+    reads as another script's digits)."""
+    return token.isascii() and token.isdigit()
 
 
 @lru_cache(maxsize=256)
@@ -157,7 +160,7 @@ def _looks_like_space_group(token: str) -> bool:
 
         SpaceGroup(token)
         return True
-    except Exception:
+    except ValueError:  # pymatgen's "Bad international symbol"
         return False
 
 
@@ -179,6 +182,9 @@ def parse(string: str) -> SlicesGraph:
     n_atoms = 0
     while n_atoms < len(tokens) and not _is_int(tokens[n_atoms]) and tokens[n_atoms] != CONTACT_SEPARATOR:
         symbol = tokens[n_atoms]
+        if symbol not in ATOMIC_NUMBER and symbol.isnumeric():
+            raise ParseError(f"token {n_atoms}: expected an element symbol or an atom index, found {symbol!r} "
+                             f"({ASCII_DIGITS})")
         if symbol not in ATOMIC_NUMBER:
             raise UnknownElementError(f"token {n_atoms} ({symbol!r}) is not a chemical element symbol")
         n_atoms += 1
@@ -214,7 +220,8 @@ def parse(string: str) -> SlicesGraph:
         for slot in (0, 1):
             token = chunk[slot]
             if not _is_int(token) or len(token) > 6:
-                raise ParseError(f"edge {k}: expected an atom index, found {token!r}")
+                hint = f" ({ASCII_DIGITS})" if token.isnumeric() and not token.isascii() else ""
+                raise ParseError(f"edge {k}: expected an atom index, found {token!r}{hint}")
             index = int(token)
             if index >= n_atoms:
                 raise EdgeIndexError(f"edge {k}: atom index {index} is out of range for {n_atoms} atoms")
