@@ -56,10 +56,16 @@ MAX_TIE_PERMUTATIONS = 720
 def _electronegativity_rank() -> dict[str, tuple[float, int]]:
     from pymatgen.core.periodic_table import Element
 
+    import warnings
+
     rank = {}
-    for z, symbol in enumerate(ELEMENTS, start=1):
-        x = Element(symbol).X  # NaN for He, Ne, Ar (pymatgen's warning about it is filtered in periodicnet)
-        rank[symbol] = (x if x == x else 10.0, z)  # elements without an electronegativity go last
+    with warnings.catch_warnings():
+        # NaN for He, Ne, Ar; periodicnet filters pymatgen's warning process-wide, but a test runner's own warning
+        # filters go in front of that one, so it is silenced here too
+        warnings.simplefilter("ignore")
+        for z, symbol in enumerate(ELEMENTS, start=1):
+            x = Element(symbol).X
+            rank[symbol] = (x if x == x else 10.0, z)  # elements without an electronegativity go last
     return rank
 
 
