@@ -1,0 +1,295 @@
+"""Benchmark of the screening against known materials (issue 10).
+
+1. ``hull_sources``: which known-materials tables make the hull. Each crystal's own MP formation energy is placed on
+   hulls built from each source (and merge rule) and compared with MP's e_above_hull. Cheap, no model.
+2. ``routes``: a crystal's formation energy in the hull's frame, with the relaxation included. Each crystal is
+   relaxed with the potential from its MP geometry (``pipeline.formation.relax_candidate``), then its formation
+   energy is computed by each route and placed on the known hull; e_above_hull is compared with MP's (MAE, median,
+   share within 0.05 / 0.1 eV/atom, F1 of "stable" = e_above_hull <= 0.1 eV/atom). Routes:
+   ``potential`` (relaxed energy + MP2020 corrections - elemental references relaxed with the same potential),
+   ``potential_uncorrected`` (no MP2020 corrections), ``potential_mp_elements`` (MP's own elemental energies as
+   references), ``m3gnet_eform`` / ``megnet_eform`` (matgl regressors on the relaxed crystal), ``mean`` (of
+   ``potential`` and ``m3gnet_eform``).
+   Sets: ``mp20/dev_1000`` rows with MP e_above_hull (629; ``--n-dev`` draws a fixed random subset, 0 = all) and
+   a fixed random sample of ``structures/mp_binaries_2025_10k`` (``--n-binaries``; MP's 2025 frame).
+3. ``known``: novelty of known crystals (dev rows must come out ``known`` or ``known_composition``) and lookup time;
+   with ``--candidates DIR``, the novelty counts of a ``slices generate`` run's table.
+
+Per-crystal results are appended to ``--work`` (JSON lines, one file per set), so an interrupted run resumes.
+Usage: ``python benchmarks/bench_screening.py [--sections hull_sources routes known] [--n-dev 250]
+[--n-binaries 120] [--candidates DIR]``. Writes ``benchmarks/results/screening.json`` (sections not run are kept
+from the previous file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+import warnings
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+if not os.environ.get("SLICES_MODEL_DIR") and (REPO.parent / "shared" / "models").is_dir():
+    os.environ["SLICES_MODEL_DIR"] = str(REPO.parent / "shared" / "models")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+warnings.filterwarnings("ignore")
+
+STABLE = 0.1  # eV/atom: "stable" for the F1 score, as in the issue
+ROUTES = ["potential", "potential_uncorrected", "potential_mp_elements", "m3gnet_eform", "megnet_eform", "mean"]
+
+
+def data_dir() -> Path:
+    from pipeline.hull import shared_data_dir
+
+    return shared_data_dir()
+
+
+def load_set(name: str, n: int, seed: int) -> pd.DataFrame:
+    """Rows with MP e_above_hull: ``dev`` (mp20/dev_1000) or ``binaries`` (mp_binaries_2025_10k), shuffled with
+    ``seed``; the first ``n`` (all when n is 0)."""
+    if name == "dev":
+        frame = pd.read_csv(data_dir() / "mp20" / "dev_1000.csv.gz", keep_default_na=False)
+        frame = frame.rename(columns={"pretty_formula": "formula"})
+    else:
+        frame = pd.read_csv(data_dir() / "structures" / "mp_binaries_2025_10k.csv.gz", keep_default_na=False)
+    frame = frame[frame["e_above_hull"] != ""].copy()
+    frame["e_above_hull"] = frame["e_above_hull"].astype(float)
+    frame["formation_energy_per_atom"] = frame["formation_energy_per_atom"].astype(float)
+    frame = frame.sample(frac=1.0, random_state=seed)  # a fixed shuffle: any n is a prefix of the full run
+    return (frame.head(n) if n else frame).reset_index(drop=True)
+
+
+def metrics(predicted, reference) -> dict:
+    """Errors of predicted against reference e_above_hull (eV/atom), and the F1 of the "stable" class."""
+    p, r = np.asarray(predicted, dtype=float), np.asarray(reference, dtype=float)
+    ok = np.isfinite(p)
+    p, r = p[ok], r[ok]
+    err = np.abs(p - r)
+    ps, rs = p <= STABLE, r <= STABLE
+    tp, fp, fn = int(np.sum(ps & rs)), int(np.sum(ps & ~rs)), int(np.sum(~ps & rs))
+    return {
+        "n": int(ok.sum()), "missing": int((~ok).sum()),
+        "mae": float(err.mean()), "median_ae": float(np.median(err)),
+        "within_0.05": float(np.mean(err <= 0.05)), "within_0.1": float(np.mean(err <= 0.1)),
+        "f1_stable": float(2 * tp / (2 * tp + fp + fn)) if tp + fp + fn else float("nan"),
+        "mae_clipped": float(np.abs(np.clip(p, 0, None) - r).mean()),
+        "mean_error": float(np.mean(p - r)),
+    }
+
+
+# ------------------------------------------------------------------------------------------------ hull sources
+def bench_hull_sources(sets: dict[str, pd.DataFrame]) -> dict:
+    from pipeline.hull import KnownHull
+
+    choices = [(("mp20",), "priority"), (("mp2020",), "priority"), (("mp2018",), "priority"),
+               (("mp20", "mp2020", "mp2018"), "lowest"), (("mp20", "mp2020", "mp2018"), "priority"),
+               (("mp2020", "mp20", "mp2018"), "priority")]
+    out = {}
+    for sources, merge in choices:
+        hull = KnownHull(sources, merge)
+        key = f"{'>'.join(sources)} ({merge})"
+        out[key] = {"entries": len(hull)}
+        for name, frame in sets.items():
+            values = [hull.place(f, e).e_above_hull for f, e in zip(frame["formula"], frame["formation_energy_per_atom"])]
+            out[key][name] = metrics(values, frame["e_above_hull"])
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ routes
+def _row_predictions(row, references_mp: dict) -> dict:
+    """Relax one crystal and compute every route's formation energy (eV/atom)."""
+    from pymatgen.core import Structure
+
+    from pipeline import formation, properties
+    from slices.errors import SlicesError
+
+    structure = Structure.from_str(row["cif"], fmt="cif")
+    out = {"material_id": row["material_id"], "formula": row["formula"], "n_atoms": len(structure)}
+    t0 = time.perf_counter()
+    try:
+        relaxed, energy, converged = formation.relax_candidate(structure)
+    except SlicesError as exc:
+        out["error"] = f"relaxation: {exc}"[:200]
+        return out
+    out.update(relax_seconds=time.perf_counter() - t0, energy_per_atom=energy, converged=converged)
+    t0 = time.perf_counter()
+    for route, corrected in (("potential", True), ("potential_uncorrected", False)):
+        try:
+            out[route] = formation.potential_formation_energy(relaxed, energy, corrected=corrected)
+        except SlicesError as exc:
+            out[f"{route}_error"] = str(exc)[:200]
+    out["route_seconds"] = time.perf_counter() - t0
+    if "potential" in out:
+        correction = out["potential"] - out["potential_uncorrected"]
+        comp = relaxed.composition
+        if all(el.symbol in references_mp for el in comp.elements):
+            mu = sum(k * references_mp[el.symbol] for el, k in comp.items()) / comp.num_atoms
+            out["potential_mp_elements"] = energy + correction - mu
+    for route, model in (("m3gnet_eform", "M3GNet-MP-2018.6.1-Eform"), ("megnet_eform", "MEGNet-MP-2018.6.1-Eform")):
+        t0 = time.perf_counter()
+        try:
+            value = float(properties.predict_formation_energy([relaxed], model)[0])
+        except SlicesError as exc:
+            out[f"{route}_error"] = str(exc)[:200]
+            continue
+        out[f"{route}_seconds"] = time.perf_counter() - t0
+        if np.isfinite(value):
+            out[route] = value
+    return out
+
+
+def _mp_elemental_energies() -> dict[str, float]:
+    import gzip
+
+    with gzip.open(data_dir() / "known_materials" / "mp_elemental_references_88.json.gz", "rt") as fh:
+        data = json.load(fh)
+    return {el: float(min(v["energy_per_atom"])) for el, v in data.items()}
+
+
+def run_routes(name: str, frame: pd.DataFrame, work: Path) -> list[dict]:
+    """Per-crystal predictions for a set, resumed from ``work/<name>.jsonl``."""
+    from tqdm import tqdm
+
+    from pipeline.formation import elemental_references
+
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / f"{name}.jsonl"
+    done = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a torn last line
+            done[record["material_id"]] = record
+    elemental_references()  # computed (and cached) once, before the timed loop
+    references_mp = _mp_elemental_energies()
+    with open(path, "a") as fh:
+        for _, row in tqdm(frame.iterrows(), total=len(frame), desc=name, initial=0):
+            if row["material_id"] in done:
+                continue
+            record = _row_predictions(row, references_mp)
+            fh.write(json.dumps(record) + "\n")
+            fh.flush()
+            done[record["material_id"]] = record
+    return [done[m] for m in frame["material_id"]]
+
+
+def bench_routes(name: str, frame: pd.DataFrame, work: Path) -> dict:
+    from pipeline.hull import known_hull
+
+    records = run_routes(name, frame, work)
+    hull = known_hull()
+    for record in records:
+        if "potential" in record and "m3gnet_eform" in record:
+            record["mean"] = 0.5 * (record["potential"] + record["m3gnet_eform"])
+    reference = frame["e_above_hull"].to_numpy()
+    out = {"n": len(frame), "relax_failed": sum("error" in r for r in records)}
+    for route in ROUTES:
+        eform = np.array([r.get(route, np.nan) for r in records], dtype=float)
+        e_hull = np.array([hull.place(f, e).e_above_hull if np.isfinite(e) else np.nan
+                           for f, e in zip(frame["formula"], eform)])
+        out[route] = metrics(e_hull, reference)
+        ok = np.isfinite(eform)
+        out[route]["eform_mae"] = float(np.abs(eform[ok] - frame["formation_energy_per_atom"].to_numpy()[ok]).mean())
+    seconds = [r["relax_seconds"] for r in records if "relax_seconds" in r]
+    out["seconds_per_crystal"] = {
+        "relaxation_median": float(np.median(seconds)) if seconds else None,
+        "potential_route_median": float(np.median([r["route_seconds"] for r in records if "route_seconds" in r]))
+        if seconds else None,
+        "m3gnet_eform_median": float(np.median([r["m3gnet_eform_seconds"] for r in records
+                                                if "m3gnet_eform_seconds" in r])) if seconds else None,
+    }
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ known
+def bench_known(dev: pd.DataFrame, candidates: Path | None) -> dict:
+    from pymatgen.core import Structure
+
+    from pipeline.known import known_index
+
+    t0 = time.perf_counter()
+    index = known_index()
+    out = {"index_seconds": time.perf_counter() - t0, "index_structures": index.n_structures,
+           "index_formulas": index.n_formulas}
+    counts: dict[str, int] = {}
+    seconds = []
+    for cif in dev["cif"]:
+        structure = Structure.from_str(cif, fmt="cif")
+        t0 = time.perf_counter()
+        found = index.lookup(structure)
+        seconds.append(time.perf_counter() - t0)
+        counts[found.novelty] = counts.get(found.novelty, 0) + 1
+    out["dev"] = {"n": len(dev), "novelty": counts, "lookup_ms_median": 1e3 * float(np.median(seconds)),
+                  "lookup_ms_p90": 1e3 * float(np.percentile(seconds, 90))}
+    if candidates is not None:
+        table = pd.read_csv(candidates / "candidates.csv", keep_default_na=False)
+        screened = table[table["novelty"] != ""]
+        out["generated"] = {"run": str(candidates), "sampled": len(table), "assessed": len(screened),
+                            "novelty": screened["novelty"].value_counts().to_dict(),
+                            "novel_vs_training": screened["novel"].astype(str).value_counts().to_dict()}
+    return out
+
+
+def table(rows: dict[str, dict], columns: list[str]) -> str:
+    lines = ["| " + " | ".join(["what"] + columns) + " |", "|" + "---|" * (len(columns) + 1)]
+    for name, values in rows.items():
+        cells = [f"{values[c]:.3f}" if isinstance(values.get(c), float) else str(values.get(c, "")) for c in columns]
+        lines.append("| " + " | ".join([name] + cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sections", nargs="+", default=["hull_sources", "routes", "known"],
+                        choices=["hull_sources", "routes", "known"])
+    parser.add_argument("--n-dev", type=int, default=250, help="dev rows with e_above_hull (0 = all 629)")
+    parser.add_argument("--n-binaries", type=int, default=120, help="2025 binaries sampled (0 = all)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "bench_screening")
+    parser.add_argument("--candidates", type=Path, default=None, help="a slices generate output folder")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "screening.json")
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    result = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    result["machine"] = {"python": platform.python_version(), "cores": os.cpu_count(), "torch_threads": 1}
+    metric_columns = ["n", "missing", "mae", "median_ae", "within_0.05", "within_0.1", "f1_stable", "mae_clipped",
+                      "mean_error"]
+    if "hull_sources" in args.sections:
+        sets = {"dev": load_set("dev", 0, args.seed), "binaries_2025": load_set("binaries", 600, args.seed)}
+        result["hull_sources"] = bench_hull_sources(sets)
+        for name in sets:
+            print(f"\n== hull sources: MP's own formation energy placed on each hull vs MP e_above_hull ({name})")
+            print(table({k: v[name] for k, v in result["hull_sources"].items()}, metric_columns))
+    if "routes" in args.sections:
+        result["routes"] = {"settings": {"n_dev": args.n_dev, "n_binaries": args.n_binaries, "seed": args.seed}}
+        for name, n in (("dev", args.n_dev), ("binaries", args.n_binaries)):
+            frame = load_set(name, n, args.seed)
+            result["routes"][name] = bench_routes(name, frame, args.work)
+            print(f"\n== routes, {name}: e_above_hull (relaxed with the potential) vs MP, "
+                  f"{len(frame)} crystals; eform_mae = formation energy vs MP")
+            print(table({r: result["routes"][name][r] for r in ROUTES}, metric_columns + ["eform_mae"]))
+            print("seconds per crystal:", result["routes"][name]["seconds_per_crystal"])
+    if "known" in args.sections:
+        result["known"] = bench_known(load_set("dev", 0, args.seed), args.candidates)
+        print("\n== known-material detection:", json.dumps(result["known"], indent=1))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
