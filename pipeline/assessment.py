@@ -200,7 +200,7 @@ def _novelty_and_symmetry(results: list[Assessment], canonicals, novelty: bool, 
     from pipeline.known import known_index
     from pipeline.symmetry import find_symmetry
 
-    index = known_index(progress) if novelty else None
+    index = known_index(progress) if novelty and not all(_fatal(r) for r in results) else None
     for k, result in enumerate(tqdm(results, desc="known/new", unit="crystal", disable=not progress,
                                     file=sys.stderr)):
         if _fatal(result):
@@ -221,6 +221,7 @@ def assess(
     potential: str | None = None,
     energies: Sequence[float | None] | None = None,
     canonicals: Sequence[str | None] | None = None,
+    hull: bool = True,
     novelty: bool = True,
     band_gap: bool = True,
     progress: bool = False,
@@ -231,7 +232,7 @@ def assess(
     ``relax=False`` the crystals are taken as relaxed and ``energies`` (the potential's energy per atom of each, if
     the caller has them) spare the single points. ``route`` is how the formation energy is obtained
     (:data:`pipeline.formation.ROUTES`). ``canonicals`` are the crystals' canonical SLICES strings if known (the
-    fast path of the known-structure lookup). ``novelty`` / ``band_gap`` False skip those parts.
+    fast path of the known-structure lookup). ``hull`` / ``novelty`` / ``band_gap`` False skip those parts.
     """
     items = _check(structures, relax, route, energies, canonicals)
     results = []
@@ -245,7 +246,8 @@ def assess(
     if route in ("potential", "mean") or relax:
         _energies(items, results, relax, energies, potential, progress)
     _formation_energies(results, route, potential)
-    _hull(results)
+    if hull:
+        _hull(results)
     if band_gap:
         _band_gaps(results)
     _novelty_and_symmetry(results, canonicals, novelty, progress)
