@@ -280,10 +280,12 @@ def generate(
     training = novelty.TrainingSet(train_data) if train_data is not None else None  # fail early on a bad path
     if not isinstance(known_materials, bool):
         raise PipelineError(f"known_materials must be True or False, got {known_materials!r}")
+    if potential is None:  # named explicitly, so that relaxation and formation energies use the same potential
+        from relax.potential import DEFAULT_POTENTIAL
+
+        potential = DEFAULT_POTENTIAL
     workers = workers or default_workers()
-    decode_kwargs = {"time_limit": float(time_limit), "seed": int(seed)}
-    if potential is not None:
-        decode_kwargs["potential"] = potential
+    decode_kwargs = {"time_limit": float(time_limit), "seed": int(seed), "potential": potential}
     if strings is not None:
         strings = [" ".join(s.split()) for s in strings]  # tokens are whitespace-separated: normalise the spacing
         source = "given:" + hashlib.sha256("\n".join(strings).encode()).hexdigest()[:16]

@@ -13,6 +13,7 @@ import pytest
 from pymatgen.core import Lattice, Structure
 
 from pipeline.errors import PipelineError
+from pipeline.known import KnownMatch
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -119,28 +120,35 @@ def test_symmetry_ladder_and_symmetrised_cif(tmp_path):
 # ---------------------------------------------------------------------------------------------- known / new
 @pytest.fixture(scope="module")
 def small_index():
-    """A real index of two structure sets (dev_1000, Alexandria binaries) and every composition table."""
+    """A real index of three structure sets (MP-20 train pool and dev, Alexandria binaries) and every composition
+    table."""
     from pipeline.known import KnownIndex
 
-    return KnownIndex.build(structure_sets=("mp20/dev_1000.csv.gz", "structures/alexandria_binaries_1170.csv.gz"),
-                            progress=False)
+    return KnownIndex.build(structure_sets=("mp20/train_pool.csv.gz", "mp20/dev_1000.csv.gz",
+                                            "structures/alexandria_binaries_1170.csv.gz"), progress=False)
+
+
+def rocksalt(a: str, b: str, lattice: float) -> Structure:
+    return Structure.from_spacegroup("Fm-3m", Lattice.cubic(lattice), [a, b], [[0, 0, 0], [0.5] * 3])
 
 
 def test_known_crystals_are_found(small_index):
     found = small_index.lookup(dev_structure(ERPT3))
-    assert (found.novelty, found.known_id, found.matched_by) == ("known", ERPT3, "string")
-    strained = nacl(5.69 * 1.03)  # not the database geometry: found by the matcher or by its bond graph
+    assert (found.novelty, found.known_id, found.matched_by) == ("known", ERPT3, "structure")
+    found = small_index.lookup(rocksalt("Mg", "O", 4.21))  # a training crystal: its shipped canonical string
+    assert (found.novelty, found.known_id, found.matched_by) == ("known", "mp-1265", "string")
+    strained = nacl(5.69 * 1.03)  # not the database geometry: found by the matcher
     strained.perturb(0.02)
     found = small_index.lookup(strained)
-    assert found.novelty == "known" and found.known_id is not None
+    assert (found.novelty, found.known_id, found.matched_by) == ("known", "mp-22862", "structure")
 
 
 def test_known_composition_and_new(small_index):
-    mgo = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.21), ["Mg", "O"], [[0, 0, 0], [0.5] * 3])
-    assert small_index.lookup(mgo).novelty == "known_composition"  # MgO is in the tables, not in these two sets
+    gaas = Structure.from_spacegroup("F-43m", Lattice.cubic(5.75), ["Ga", "As"], [[0, 0, 0], [0.25] * 3])
+    assert small_index.lookup(gaas) == KnownMatch("known_composition")  # in the tables, not in these three sets
     odd = Structure(Lattice.cubic(4.0), ["Er", "Rh", "Rh", "Rh", "Li"],
                     [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5], [0.5, 0.5, 0.5]])
-    assert small_index.lookup(odd) .novelty == "new"  # LiErRh3 is in no table
+    assert small_index.lookup(odd) == KnownMatch("new")  # LiErRh3 is in no table
 
 
 # ---------------------------------------------------------------------------------------------- assess
