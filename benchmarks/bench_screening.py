@@ -15,6 +15,7 @@
    a fixed random sample of ``structures/mp_binaries_2025_10k`` (``--n-binaries``; MP's 2025 frame).
 3. ``known``: novelty of known crystals (dev rows must come out ``known`` or ``known_composition``) and lookup time;
    with ``--candidates DIR``, the novelty counts of a ``slices generate`` run's table.
+4. ``band_gap`` (not run by default): MEGNet band gap against MP's on dev rows, by gap range.
 
 Per-crystal results are appended to ``--work`` (JSON lines, one file per set), so an interrupted run resumes.
 Usage: ``python benchmarks/bench_screening.py [--sections hull_sources routes known] [--n-dev 250]
@@ -242,6 +243,29 @@ def bench_known(dev: pd.DataFrame, candidates: Path | None) -> dict:
     return out
 
 
+def bench_band_gap(dev: pd.DataFrame) -> dict:
+    """MEGNet band gap (PBE fidelity) at the MP geometry against MP's PBE gap, by gap range."""
+    from pymatgen.core import Structure
+
+    from pipeline.properties import predict_band_gap
+
+    frame = dev[dev["band_gap"] != ""]
+    structures = [Structure.from_str(cif, fmt="cif") for cif in frame["cif"]]
+    t0 = time.perf_counter()
+    predicted = predict_band_gap(structures)
+    seconds = time.perf_counter() - t0
+    reference = frame["band_gap"].astype(float).to_numpy()
+    out = {"n": len(frame), "ms_per_crystal": 1e3 * seconds / len(frame)}
+    for name, lo, hi in (("all", -1, 1e9), ("metals (0)", -1, 1e-6), ("0-1 eV", 1e-6, 1.0), ("1-3 eV", 1.0, 3.0),
+                         ("> 3 eV", 3.0, 1e9)):
+        mask = (reference > lo) & (reference <= hi)
+        if mask.any():
+            err = np.abs(predicted[mask] - reference[mask])
+            out[name] = {"n": int(mask.sum()), "mae": float(err.mean()), "median_ae": float(np.median(err)),
+                         "predicted_metal": float(np.mean(predicted[mask] < 0.1))}
+    return out
+
+
 def table(rows: dict[str, dict], columns: list[str]) -> str:
     lines = ["| " + " | ".join(["what"] + columns) + " |", "|" + "---|" * (len(columns) + 1)]
     for name, values in rows.items():
@@ -253,7 +277,7 @@ def table(rows: dict[str, dict], columns: list[str]) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sections", nargs="+", default=["hull_sources", "routes", "known"],
-                        choices=["hull_sources", "routes", "known"])
+                        choices=["hull_sources", "routes", "known", "band_gap"])
     parser.add_argument("--n-dev", type=int, default=250, help="dev rows with e_above_hull (0 = all 629)")
     parser.add_argument("--n-binaries", type=int, default=120, help="2025 binaries sampled (0 = all)")
     parser.add_argument("--seed", type=int, default=0)
@@ -286,6 +310,12 @@ def main(argv=None) -> int:
     if "known" in args.sections:
         result["known"] = bench_known(load_set("dev", 0, args.seed), args.candidates)
         print("\n== known-material detection:", json.dumps(result["known"], indent=1))
+    if "band_gap" in args.sections:
+        dev = pd.read_csv(data_dir() / "mp20" / "dev_1000.csv.gz", keep_default_na=False)
+        result["band_gap"] = bench_band_gap(dev)
+        print("\n== MEGNet band gap (PBE) vs MP, dev rows with a gap, by MP gap range")
+        print(table({k: v for k, v in result["band_gap"].items() if isinstance(v, dict)},
+                    ["n", "mae", "median_ae", "predicted_metal"]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     print(f"\nwrote {args.out}")

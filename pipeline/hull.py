@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -73,7 +74,9 @@ def _read_source(path: Path, id_column: str | None) -> dict[str, tuple[float, st
             continue
         if not math.isfinite(energy):
             continue
-        reduced = Composition(formula).reduced_formula
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pymatgen notes missing electronegativities of noble gases
+            reduced = Composition(formula).reduced_formula
         if reduced not in best or energy < best[reduced][0]:
             best[reduced] = (energy, entry_id)
     return best

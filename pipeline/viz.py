@@ -118,6 +118,8 @@ def plot_phase_diagram(composition, formation_energy_per_atom: float, label: str
             ax = plotter.get_plot(label_unstable=False, ax=ax)
     finally:
         quiet.setLevel(level)
+    if n_elements == 3:
+        ax.set_adjustable("box")  # pymatgen fixes both limits and an equal aspect: fit the box, not the limits
     _, stable, unstable = plotter.pd_plot_data
     where = next((xy for xy, entry in stable.items() if entry is candidate), None)
     where = where if where is not None else unstable.get(candidate)
