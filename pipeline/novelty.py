@@ -21,8 +21,11 @@ _FORMULA_SUM = re.compile(r"^_chemical_formula_sum\s+['\"]?([^'\"\n]+)['\"]?\s*$
 
 
 def default_data_dir() -> Path:
-    """``$SLICES_DATA_DIR``, else the ``shared/data`` folder next to the repository."""
-    return Path(os.environ.get("SLICES_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
+    """The shared data folder: ``$SLICES_SHARED_DATA``, ``$SLICES_DATA_DIR``, else ``shared/data`` next to the
+    repository (:func:`pipeline.hull.shared_data_dir`)."""
+    from pipeline.hull import shared_data_dir
+
+    return shared_data_dir()
 
 
 def default_train_data() -> Path:

@@ -205,3 +205,35 @@ def test_assess_with_the_full_known_index():
     results = assess([nacl(), dev_structure(ERPT3)], relax=True)
     assert [r.novelty for r in results] == ["known", "known"]
     assert results[1].known_id == ERPT3
+
+
+# ---------------------------------------------------------------------------------------------- report pieces
+def test_kept_candidates_are_written_in_their_space_group(tmp_path):
+    from pipeline.report import write_cifs
+    from pipeline.rundir import RunDir
+
+    run = RunDir(tmp_path / "run")
+    structure = nacl().get_primitive_structure()
+    rows = [{"index": 0, "status": "ok", "symprec": 0.1}, {"index": 1, "status": "ok", "symprec": None},
+            {"index": 2, "status": "above_hull", "symprec": 0.1}]
+    write_cifs(run, rows, {0: structure, 1: structure, 2: structure})
+    assert "Fm-3m" in (run.root / rows[0]["cif"]).read_text()
+    assert "P 1" in (run.root / rows[1]["cif"]).read_text() or "P1" in (run.root / rows[1]["cif"]).read_text()
+    assert rows[2]["cif"] is None and len(list(run.cif_dir.glob("*.cif"))) == 2
+
+
+def test_phase_diagram_with_the_candidate(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pipeline.viz import plot_phase_diagram
+
+    ax = plot_phase_diagram("ErRh3", -0.5)
+    assert "ErRh3" in ax.get_title() and ax.get_legend() is not None  # the candidate is marked
+    ax.figure.savefig(tmp_path / "pd.png")
+    plt.close(ax.figure)
+    assert (tmp_path / "pd.png").stat().st_size > 10_000
+    with pytest.raises(ValueError, match="2-4 elements"):
+        plot_phase_diagram("LiNaKRbCs", -0.1)
