@@ -365,7 +365,7 @@ def fuzz_run_folders(seed: int) -> dict:
     from pipeline.errors import PipelineError
     from pipeline.generate import generate
 
-    options = dict(strings=GIVEN, workers=1, train_data=None, hull_reference=None, progress=False)
+    options = dict(strings=GIVEN, workers=1, train_data=None, known_materials=False, progress=False)
     rng = random.Random(seed)
     tally = Tally()
     cases = []

@@ -158,23 +158,6 @@ def _filter(record: dict, require_topology: bool = False) -> tuple[str, str] | N
     return None
 
 
-def _consistent_potential(potential: str | None, hull_reference) -> str | None:
-    """The potential to relax with: the one given, else the one the hull reference was computed with, so that
-    energies above the hull compare like with like. A given potential that differs from the table's is refused."""
-    from pipeline import screening
-
-    table_potential = screening.hull_potential(hull_reference) if hull_reference is not None else None
-    if potential is None:
-        return table_potential
-    if table_potential is not None and Path(str(potential)).name != table_potential:
-        raise PipelineError(
-            f"--potential {potential} differs from the potential of the hull reference ({table_potential}), so "
-            f"energies above the hull would mix two potentials; use a hull table computed with {potential} "
-            f"(--hull-reference) or --hull-reference none"
-        )
-    return potential
-
-
 def _assemble(run: RunDir, strings: list[str], require_topology: bool = False) -> tuple[list[dict], dict]:
     """One row per candidate from the stored decode records, with the validity filters applied."""
     from pymatgen.core import Structure
@@ -223,25 +206,34 @@ def _check_novelty(rows: list[dict], structures: dict, training, progress: bool)
         r["matched_train_id"], r["matched_by"] = (match.id, match.by) if match else (None, None)
 
 
-def _predict_properties(run: RunDir, rows: list[dict], structures: dict, hull, hull_key, progress: bool) -> None:
-    """Predicted properties for each row, from ``properties.jsonl`` when already computed (with the same hull)."""
-    from tqdm.auto import tqdm
+ASSESSMENT_FIELDS = {  # Assessment attribute -> table column
+    "band_gap": "band_gap_pred", "formation_energy_per_atom": "formation_energy_pred", "e_above_hull": "e_above_hull",
+    "decomposition": "decomposition", "below_known_hull": "below_known_hull", "novelty": "novelty",
+    "known_id": "known_id", "space_group": "space_group", "space_group_number": "space_group_number",
+    "symprec": "symprec", "reason": "assessment_reason",
+}
 
-    from pipeline import screening
 
-    cached = {i: p for i, p in run.properties().items() if p.get("hull_reference") == hull_key}
+def _assess(run: RunDir, rows: list[dict], structures: dict, known_materials: bool, potential: str | None,
+            progress: bool) -> None:
+    """Screen each row against the known materials (:func:`pipeline.assess` on the relaxed crystal), reading
+    ``properties.jsonl`` for rows already assessed with the same settings."""
+    from pipeline.assessment import DEFAULT_ROUTE, assess
+
+    key = f"assess-v1:{DEFAULT_ROUTE}:{potential}:{'known' if known_materials else 'no-known'}"
+    cached = {i: p for i, p in run.properties().items() if p.get("settings") == key}
     todo = [r for r in rows if r["index"] not in cached]
-    with tqdm(total=len(rows), initial=len(rows) - len(todo), desc="properties", unit="cand",
-              disable=not progress or not todo, file=sys.stderr) as bar:
-        if todo:
-            predictions = screening.predict([structures[r["index"]] for r in todo],
-                                            [r.get("energy_per_atom") for r in todo], hull)
-            for r, props in zip(todo, predictions):
-                cached[r["index"]] = {"index": r["index"], **props, "hull_reference": hull_key}
-                run.add_properties(cached[r["index"]])
-            bar.update(len(todo))
+    if todo:
+        results = assess([structures[r["index"]] for r in todo], relax=False, potential=potential,
+                         energies=[r.get("energy_per_atom") for r in todo], canonicals=[r.get("canonical") for r in todo],
+                         novelty=known_materials, hull=known_materials, progress=progress)
+        for r, result in zip(todo, results):
+            values = result.as_dict()
+            cached[r["index"]] = {"index": r["index"], "settings": key,
+                                  **{column: values[name] for name, column in ASSESSMENT_FIELDS.items()}}
+            run.add_properties(cached[r["index"]])
     for r in rows:
-        r.update({k: v for k, v in cached[r["index"]].items() if k not in ("index", "hull_reference")})
+        r.update({k: v for k, v in cached[r["index"]].items() if k not in ("index", "settings")})
 
 
 def generate(
@@ -259,7 +251,7 @@ def generate(
     client=None,
     scheduler: str | None = None,
     train_data: str | os.PathLike | None = "default",
-    hull_reference: str | os.PathLike | None = "default",
+    known_materials: bool = True,
     time_limit: float = DEFAULT_TIME_LIMIT,
     potential: str | None = None,
     gap_tolerance: float = 0.5,
@@ -274,8 +266,9 @@ def generate(
     ``strings`` replaces sampling by the given candidate strings. The decode stage runs on a local process pool of
     ``workers`` processes (default: all cores), or on Dask through ``client`` (a ``dask.distributed.Client``) or a
     ``scheduler`` address. ``train_data`` is a CSV with a ``cif`` column for the novelty check ("default": MP-20
-    train pool; None: skip). ``hull_reference`` is the table of reference energies computed with the same potential
-    ("default": ``data/hull_reference.csv.gz``; None: no energy above hull). Targets select candidates within
+    train pool; None: skip). ``known_materials`` screens against the known materials of the shared data (energy
+    above the known hull, decomposition, known/new: :func:`pipeline.assess`); False skips that (formation energy,
+    band gap and space group are still computed). Candidates that match a known crystal are dropped. Targets select candidates within
     ``gap_tolerance`` / ``eform_tolerance`` of ``band_gap`` / ``formation_energy``; ``max_e_hull`` (eV/atom) drops
     unstable ones. ``guidance`` is classifier-free guidance toward the targets (:func:`generative.sample`).
     ``require_topology`` drops candidates whose relaxed crystal no longer has the string's bonds
@@ -291,15 +284,14 @@ def generate(
     if train_data == "default":
         train_data = novelty.default_train_data()
     training = novelty.TrainingSet(train_data) if train_data is not None else None  # fail early on a bad path
-    if hull_reference == "default":
-        hull_reference = screening.default_hull_reference()
-    hull = screening.load_hull(hull_reference) if hull_reference is not None else None
-    hull_key = str(hull_reference) if hull_reference is not None else None
-    potential = _consistent_potential(potential, hull_reference)
+    if not isinstance(known_materials, bool):
+        raise PipelineError(f"known_materials must be True or False, got {known_materials!r}")
+    if potential is None:  # named explicitly, so that relaxation and formation energies use the same potential
+        from relax.potential import DEFAULT_POTENTIAL
+
+        potential = DEFAULT_POTENTIAL
     workers = workers or default_workers()
-    decode_kwargs = {"time_limit": float(time_limit), "seed": int(seed)}
-    if potential is not None:
-        decode_kwargs["potential"] = potential
+    decode_kwargs = {"time_limit": float(time_limit), "seed": int(seed), "potential": potential}
     if strings is not None:
         strings = [" ".join(s.split()) for s in strings]  # tokens are whitespace-separated: normalise the spacing
         source = given_source(strings)
@@ -337,14 +329,15 @@ def generate(
             _check_novelty(unique, structures, training, progress)
         timings["novelty"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        _predict_properties(run, unique, structures, hull, hull_key, progress)
+        _assess(run, unique, structures, known_materials, potential, progress)
         for r in unique:
             if r.get("novel") is False:
-                r["status"] = "known"
-                r["message"] = f"matches training crystal {r['matched_train_id']} ({r['matched_by']})"
+                r["status"], r["message"] = "known", f"matches training crystal {r['matched_train_id']} ({r['matched_by']})"
+            elif r.get("novelty") == "known":
+                r["status"], r["message"] = "known", f"matches known crystal {r['known_id']}"
             elif failed := screening.screen(r, criteria):
                 r["status"], r["message"] = failed
-        timings["properties"] = time.perf_counter() - t0
+        timings["assess"] = time.perf_counter() - t0
 
         report.write_cifs(run, rows, structures)
         report.write_table(run, rows)

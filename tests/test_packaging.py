@@ -23,12 +23,12 @@ _VARIABLE = re.compile(r"\bSLICES_[A-Z_]*[A-Z]\b")
 
 def test_shipped_data_is_found_by_every_package():
     from generative.checkpoint import DEFAULT_MODEL
-    from pipeline.screening import default_hull_reference
+    from pipeline.formation import SHIPPED_REFERENCES
 
     assert DEFAULT_MODEL == resources.shipped_data_path("model/slices_gpt.pt")
     assert DEFAULT_MODEL.is_file() and DEFAULT_MODEL.stat().st_size > 1_000_000
-    assert default_hull_reference() == resources.shipped_data_path("hull_reference.csv.gz")
-    assert default_hull_reference().is_file()
+    assert SHIPPED_REFERENCES == resources.shipped_data_path("elemental_references.json")
+    assert SHIPPED_REFERENCES.is_file()
 
 
 def test_shared_data_follows_the_variable(monkeypatch, tmp_path):

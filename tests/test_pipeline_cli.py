@@ -68,4 +68,4 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr("pipeline.generate.SCHEDULER_CONNECT_TIMEOUT", 2.0)  # fail fast in the test
     with pytest.raises(PipelineError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
         generate(strings=["Na Cl 0 1 ooo"], out=tmp_path / "o", scheduler="tcp://127.0.0.1:9", train_data=None,
-                 hull_reference=None, progress=False)
+                 known_materials=False, progress=False)

@@ -39,7 +39,7 @@ def test_bad_seeds_are_refused_everywhere(seed, tmp_path):
     with pytest.raises(GenerativeError, match="seed must be"):
         generative.sample(1, seed=seed)
     with pytest.raises(PipelineError, match="seed must be"):
-        generate(2, seed=seed, out=tmp_path / "o", train_data=None, hull_reference=None, progress=False)
+        generate(2, seed=seed, out=tmp_path / "o", train_data=None, known_materials=False, progress=False)
     assert not (tmp_path / "o").exists()  # refused before the folder is made
 
 
@@ -52,7 +52,7 @@ def test_bad_time_limits_are_refused_everywhere(limit, tmp_path):
     with pytest.raises(ArgumentError, match="time_limit must be"):
         slices.decode_report(NACL, time_limit=limit)
     with pytest.raises(PipelineError, match="time_limit must be"):
-        generate(strings=[NACL], time_limit=limit, out=tmp_path / "o", train_data=None, hull_reference=None,
+        generate(strings=[NACL], time_limit=limit, out=tmp_path / "o", train_data=None, known_materials=False,
                  progress=False)
     assert not (tmp_path / "o").exists()
 

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # strings that fail in the codec (in the worker, before any relaxation): the run is quick and fully real
 GIVEN = ["Na Cl 0 ² ooo", "Qq Cl 0 1 ooo", "Na Cl 0 1 ooo", "Na Cl 0 1", "Na Cl 0 ⁰ +oo", "K Br 0 1 oo"]
 STATUS = ["parse_error", "unknown_element_error", "low_dimensional", "parse_error", "parse_error", "image_label_error"]
-OPTIONS = dict(strings=GIVEN, workers=1, train_data=None, hull_reference=None, progress=False)
+OPTIONS = dict(strings=GIVEN, workers=1, train_data=None, known_materials=False, progress=False)
 FILE_MODE = 0o644  # 0666 less the umask the fixture sets
 
 
