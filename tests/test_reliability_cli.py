@@ -28,7 +28,7 @@ def test_strings_file_that_is_not_text(tmp_path, capsys):
     path = tmp_path / "strings.txt"
     path.write_bytes(b"\xff\xfe\x00binary\n")
     code = main(["generate", "--strings", str(path), "--out", str(tmp_path / "o"), "--train-data", "none",
-                 "--hull-reference", "none", "--no-progress"])
+                 "--no-known-materials", "--no-progress"])
     assert code == 1
     assert f"--strings {path} is not UTF-8 text (byte 0)" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()  # refused before the run folder is made

@@ -233,7 +233,7 @@ def test_a_second_run_into_a_busy_folder_refuses(copy):
         strings.write_text("\n".join(GIVEN) + "\n")
         cli = subprocess.run(
             [sys.executable, "-m", "pipeline.cli", "generate", "--strings", str(strings), "--out", str(copy),
-             "--workers", "1", "--train-data", "none", "--hull-reference", "none", "--no-progress"],
+             "--workers", "1", "--train-data", "none", "--no-known-materials", "--no-progress"],
             capture_output=True, text=True, cwd=ROOT,
         )
         assert cli.returncode == 1
