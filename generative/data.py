@@ -58,7 +58,7 @@ def read_cif(cif: str):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pymatgen's CIF rounding notices, one per file
             return Structure.from_str(cif, fmt="cif")
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, IndexError) as exc:
         # what pymatgen's CIF parser raises on text it cannot read (no structure, missing tags, bad numbers)
         raise StructureInputError(f"unreadable CIF: {type(exc).__name__}: {exc}") from None
 

@@ -86,7 +86,7 @@ def encode_source(path: Path, cache_dir=None, workers: int = 1, progress: bool =
     return frame
 
 
-def _properties(frame: pd.DataFrame, source: Source, mp20_frame: dict[str, dict[str, float]]) -> pd.DataFrame:
+def source_properties(frame: pd.DataFrame, source: Source, mp20_frame: dict[str, dict[str, float]]) -> pd.DataFrame:
     """Band gap and formation energy per row: the source's own columns, overridden by the MP-20 frame's values when
     the material id is a Materials Project id found there (one consistent frame for the same crystal)."""
     out = pd.DataFrame(index=frame.index)
@@ -129,8 +129,8 @@ def legacy_validation_ids(train_pool: pd.DataFrame, fraction: float = 0.1, seed:
 
 
 def build(data_dir: Path | None = None, max_atoms: int = 20, cache_dir=None, workers: int = 1,
-          progress: bool = True) -> tuple[pd.DataFrame, dict]:
-    """The training frame (``slices``, ``source``, ``material_id``, properties) and a dict of counts."""
+          progress: bool = True, sources: tuple[Source, ...] = SOURCES) -> tuple[pd.DataFrame, dict]:
+    """The training frame (``slices``, ``source``, ``material_id``, properties, ``split``) and a dict of counts."""
     from pymatgen.core import Composition
 
     data_dir = Path(data_dir) if data_dir is not None else shared_data_dir()
@@ -143,7 +143,7 @@ def build(data_dir: Path | None = None, max_atoms: int = 20, cache_dir=None, wor
     dev_strings = set(dev["slices"]) - {""}
 
     parts, counts, legacy_val = [], {}, set()
-    for source in SOURCES:
+    for source in sources:
         frame = encode_source(data_dir / source.path, cache_dir, workers, progress)
         if source.name == "mp20_train_pool":
             legacy_val = legacy_validation_ids(frame)
@@ -160,7 +160,7 @@ def build(data_dir: Path | None = None, max_atoms: int = 20, cache_dir=None, wor
         c[f"more_than_{max_atoms}_atoms"] = int(big.sum())
         frame = frame[~big].copy()
         frame["source"] = source.name
-        props = _properties(frame, source, mp20_frame)
+        props = source_properties(frame, source, mp20_frame)
         frame = pd.concat([frame.drop(columns=[c for c in PROPERTY_NAMES if c in frame.columns]), props], axis=1)
         counts[source.name] = c
         parts.append(frame[["material_id", "source", "slices", "cif", *PROPERTY_NAMES]])

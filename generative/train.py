@@ -197,7 +197,8 @@ def _check_hyperparameters(hp: dict) -> None:
     if hp["wide_gap"] is not None:
         threshold, factor = hp["wide_gap"]
         if not math.isfinite(threshold) or factor < 1:
-            raise GenerativeError(f"wide_gap must be (finite threshold in eV, integer factor >= 1), got {hp['wide_gap']}")
+            raise GenerativeError(
+                f"wide_gap must be (finite threshold in eV, integer factor >= 1), got {hp['wide_gap']}")
 
 
 def _split(frame, val_fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -371,7 +372,8 @@ def _run(hp: dict, session: dict, out, state_path, resume: dict | None) -> "Bund
             return
         same = best_state is not None and run["best_step"] == run["step"]
         save_training_state(state_path, {
-            "hyperparameters": hp, "scaling": {k: list(v) for k, v in scaling.items()}, "out": str(out) if out else None,
+            "hyperparameters": hp, "scaling": {k: list(v) for k, v in scaling.items()},
+            "out": str(out) if out else None,
             "fingerprint": fingerprint, "model": model.state_dict(), "optimizer": opt.state_dict(),
             "best_model": None if same or best_state is None else best_state, "run": dict(run),
             "torch_rng": torch.get_rng_state(), "finished": finished, "stop_reason": stop_reason,

@@ -15,7 +15,7 @@ import generative  # noqa: E402
 from generative import GenerativeError  # noqa: E402
 from generative.checkpoint import load_model, load_training_state  # noqa: E402
 from generative.data import encode_cifs, load_strings  # noqa: E402
-from generative.dataset import Source, _properties, dev_structure_matches, n_atoms_of  # noqa: E402
+from generative.dataset import Source, source_properties, dev_structure_matches, n_atoms_of  # noqa: E402
 from generative.train import resume_training  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -160,7 +160,7 @@ def test_mp20_frame_properties_override_a_source_s_own():
     frame = pd.DataFrame({"material_id": ["mp-1", "mp-2", "x-3", 4], "bg": [1.0, np.nan, 2.0, np.nan]})
     reference = {"mp-1": {"band_gap": 1.5, "formation_energy_per_atom": -1.0},
                  "mp-4": {"band_gap": 0.0, "formation_energy_per_atom": -0.5}}
-    out = _properties(frame, Source("s", "p", band_gap="bg", id_prefix="mp-"), reference)
+    out = source_properties(frame, Source("s", "p", band_gap="bg", id_prefix="mp-"), reference)
     assert out["band_gap"].tolist()[:1] == [1.5] and np.isnan(out["band_gap"].iat[1])
     assert out["band_gap"].iat[2] == 2.0 and out["band_gap"].iat[3] == 0.0
     assert out["formation_energy_per_atom"].iat[0] == -1.0 and np.isnan(out["formation_energy_per_atom"].iat[2])
@@ -200,3 +200,40 @@ def test_init_from_refuses_a_model_with_other_properties(tmp_path, tiny_csv):
     generative.train(tiny_csv, tmp_path / "both.pt", max_steps=2, **TINY)
     with pytest.raises(GenerativeError, match="cannot continue"):
         generative.train(path, None, max_steps=1, init_from=tmp_path / "both.pt", **TINY)
+
+
+def test_build_deduplicates_excludes_dev_and_fills_properties(tmp_path):
+    from generative.dataset import DEV_SET, MP20_PROPERTIES, build
+
+    pool = pd.read_csv(SHARED / "mp20" / "train_pool.csv.gz", keep_default_na=False).iloc[:8]
+    dev = pd.read_csv(SHARED / "mp20" / "dev_1000.csv.gz", keep_default_na=False).iloc[:3]
+    for rel, frame in (
+        (DEV_SET, dev[["material_id", "cif"]]),
+        (MP20_PROPERTIES, pd.DataFrame({"material_id": ["mp-77"], "band_gap": [2.5],
+                                        "formation_energy_per_atom": [-1.5]})),
+        # source a: six train crystals (one without a band gap) + a copy of dev crystal 0 under another id
+        ("a.csv", pd.concat([pool.iloc[:6][["material_id", "cif", "band_gap", "formation_energy_per_atom"]],
+                             pd.DataFrame({"material_id": ["copy"], "cif": [dev["cif"].iat[0]], "band_gap": [""],
+                                           "formation_energy_per_atom": [""]})]).assign(
+            band_gap=lambda f: ["" if k == 1 else v for k, v in enumerate(f["band_gap"])])),
+        # source b: crystal 1 of a again (id mp-77: gets the MP-20-frame values), dev crystal 1, one new crystal
+        ("b.csv", pd.DataFrame({"material_id": ["mp-77", "d1", "new"],
+                                "cif": [pool["cif"].iat[1], dev["cif"].iat[1], pool["cif"].iat[7]]})),
+    ):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(tmp_path / rel, index=False)
+    sources = (Source("mp20_train_pool", "a.csv", "band_gap", "formation_energy_per_atom"), Source("b", "b.csv"))
+    data, counts = build(tmp_path, cache_dir=tmp_path / "cache", progress=False, sources=sources)
+    a, b = counts["sources"]["mp20_train_pool"], counts["sources"]["b"]
+    assert a["rows"] == 7 and b["rows"] == 3
+    assert a["dev_same_string"] == 1 and b["dev_same_string"] == 1
+    assert b["duplicates"] == 1 and a["duplicates"] == 0
+    assert len(data) == a["kept"] + b["kept"] == len(set(data["slices"]))
+    assert "copy" not in set(data["material_id"]) and "d1" not in set(data["material_id"])
+    # crystal 1 of source a had no band gap; its duplicate in b (mp-77) brought the MP-20-frame value
+    row = data[data["material_id"] == pool["material_id"].iat[1]]
+    assert row["band_gap"].iat[0] == 2.5 and row["formation_energy_per_atom"].iat[0] == pytest.approx(
+        float(pool["formation_energy_per_atom"].iat[1]))
+    assert set(data["split"]) <= {"train", "val"}
+    new = data[data["material_id"] == "new"]
+    assert len(new) == 1 and np.isnan(new["band_gap"].iat[0])
