@@ -37,9 +37,14 @@ SAMPLE_HELP = """\
 Sample new SLICES strings from the generative model, one per line. Every string parses and describes a
 connected, 3D-periodic bond network (the sampler masks every token that would break that).
 
+By default the strings follow the model's own distribution. --elements limits the elements that may be written,
+--max-atoms the atoms per cell, and --valid-composition redraws every element block whose composition fails the
+SMACT charge-neutrality test (off by default here; `slices generate` turns it on).
+
 examples:
   slices sample --n 100                                # unconditioned, shipped model, to stdout
   slices sample --n 50 --band-gap 2.0 --out gap2.txt   # aim for a 2 eV band gap
+  slices sample --n 20 --elements Li Fe P O --max-atoms 12 --valid-composition
 """
 
 
@@ -111,6 +116,13 @@ def register(subparsers) -> None:
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     s.add_argument("--canonical", action="store_true",
                    help="write canonical strings; samples whose net has no canonical form are drawn again")
+    s.add_argument("--elements", nargs="+", default=None, metavar="SYMBOL",
+                   help="write only these elements, e.g. --elements Li Fe P O (default: any)")
+    s.add_argument("--max-atoms", type=int, default=None, metavar="N",
+                   help="at most N atoms per cell (default: the model's limit, 20 for the shipped model)")
+    s.add_argument("--valid-composition", action=argparse.BooleanOptionalAction, default=False,
+                   help="redraw element blocks that fail the SMACT test (default: off, the model's own "
+                   "distribution)")
     s.add_argument("--model", default=None, help="checkpoint file (default: the shipped model in data/model/)")
     s.add_argument("--out", default=None, help="file to write (default: stdout)")
     s.set_defaults(handler=_sample)
@@ -152,7 +164,8 @@ def _sample(args) -> int:
     torch.set_num_threads(1)
     strings = sample(args.n, band_gap=args.band_gap, formation_energy=args.formation_energy,
                      temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
-                     model=args.model, canonical=args.canonical, guidance=args.guidance)
+                     model=args.model, canonical=args.canonical, guidance=args.guidance, elements=args.elements,
+                     max_atoms=args.max_atoms, valid_composition=args.valid_composition)
     text = "".join(s + "\n" for s in strings)
     if args.out:
         with open(args.out, "w") as fh:
