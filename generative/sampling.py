@@ -144,7 +144,7 @@ def sample(
     top_p: float | None = None,
     seed: int = 0,
     model: Bundle | str | Path | None = None,
-    batch_size: int = 250,
+    batch_size: int = 500,
     max_atoms: int | None = None,
     canonical: bool = False,
     guidance: float = 1.0,
