@@ -7,7 +7,8 @@ measures: syntactic validity (parses and is a connected 3D net), SMACT compositi
 MP-20 training pool is scored the same way for comparison), uniqueness (distinct canonical strings), novelty
 (canonical strings absent from the training set), sampling throughput (median over batches, wall clock and this
 process's CPU time, which is the fairer figure on a shared machine), and the model's recorded training time. The
-conditions include chemistry-aware sampling (``valid_composition``, ``elements``, ``max_atoms``). ``--decode`` adds, on a ``--decode-n`` subset, the fraction that decode to 3D structures and
+conditions include chemistry-aware sampling (``valid_composition``, ``elements``, ``max_atoms``). ``--decode`` adds,
+on a ``--decode-n`` subset, the fraction that decode to 3D structures and
 the band gap predicted for them (matgl MEGNet) and, for the band-gap conditions, the conditioning accuracy (MAE
 and share within 0.5 eV of the target, against unconditioned samples as the baseline).
 Prints a table and writes ``benchmarks/results/generative.json``.

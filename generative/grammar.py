@@ -97,7 +97,8 @@ class BatchGrammar:
         need = self.need(rows)
         at_start = slot == 0
         # an element: then (n+1) atoms need (n+1) + 3 bonds at least, plus EOS, within the cap
-        more_atoms = at_start & ~self.in_edges[rows] & (n < self.max_atoms) & ((n + 1) + 3 * (n + 3) + 1 <= self.max_len)
+        room = (n + 1) + 3 * (n + 3) + 1 <= self.max_len
+        more_atoms = at_start & ~self.in_edges[rows] & (n < self.max_atoms) & room
         mask[more_atoms, tok.element_start: tok.index_start] = self.element_mask
         bond_start = at_start & (n > 0)
         mask[bond_start & (need == 0), tok.eos_id] = True
