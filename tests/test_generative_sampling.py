@@ -197,3 +197,20 @@ def test_generate_refuses_bad_chemistry_before_making_a_folder(tmp_path):
     with pytest.raises(UnknownElementsError, match="'Xx'"):
         generate(4, out=out, elements=["Li", "Xx"], train_data=None, hull_reference=None, progress=False)
     assert not out.exists()
+
+
+def test_valid_composition_is_the_conditional_distribution(random_model):
+    """Rejecting element blocks samples the model's distribution conditioned on a SMACT-valid composition: the
+    composition frequencies match those of raw samples filtered afterwards (chi-square test, fixed seeds)."""
+    from collections import Counter
+
+    from scipy.stats import chi2_contingency
+
+    kw = dict(model=random_model, elements=["Na", "Cl", "O"], max_atoms=3)
+    raw = [tuple(sorted(parse(s).species)) for s in sampling.sample(6000, seed=1, **kw)]
+    kept = Counter(c for c in raw if composition_valid(c))
+    assert sum(kept.values()) < len(raw)  # some compositions do fail
+    redrawn = Counter(tuple(sorted(parse(s).species)) for s in sampling.sample(3000, seed=2, valid_composition=True,
+                                                                                **kw))
+    keys = sorted(set(kept) | set(redrawn))
+    assert chi2_contingency([[kept[k] for k in keys], [redrawn[k] for k in keys]])[1] > 0.01
