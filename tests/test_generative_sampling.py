@@ -13,6 +13,7 @@ from generative.checkpoint import DEFAULT_MODEL, load_model, new_bundle  # noqa:
 from generative.errors import (CompositionSearchError, GenerativeError, SamplingOptionError,  # noqa: E402
                                UnknownElementsError)
 from generative.metrics import composition_valid  # noqa: E402
+from generative.model import KVCache  # noqa: E402
 from slices.graph import parse  # noqa: E402
 
 
@@ -56,9 +57,10 @@ def _token_rows(bundle, strings: list[str], length: int) -> torch.Tensor:
 # ----- the key/value cache -----
 def test_cached_logits_equal_the_full_forward_pass(shipped):
     model, n_props = shipped.model, shipped.model.cfg.n_props
-    strings = [s for s in generative.sample(40, seed=11, band_gap=1.5) if len(s.split()) >= 80][:5]
-    assert len(strings) == 5
-    idx = _token_rows(shipped, strings, 81)  # 81 positions: the cache grows twice on the way
+    strings = sorted(generative.sample(40, seed=11, band_gap=1.5), key=lambda s: len(s.split()))[-5:]
+    length = min(81, len(strings[0].split()) + 1)
+    assert n_props + length > n_props + 1 + 2 * KVCache.GROW  # so the cache grows twice on the way
+    idx = _token_rows(shipped, strings, length)
     values, present = shipped.condition({"band_gap": 1.5}, len(strings))
     with torch.no_grad():
         full = model(idx, values, present)
