@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,3 +98,40 @@ def new_bundle(properties: list[str], scaling: dict, max_atoms: int = 20, **cfg_
     tok = Tokenizer(max_atoms)
     cfg = GPTConfig(vocab_size=len(tok), n_props=len(properties), **cfg_kwargs)
     return Bundle(GPT(cfg), tok, list(properties), dict(scaling))
+
+
+STATE_FORMAT = "slices-gpt-train/1"
+STATE_KEYS = ("hyperparameters", "scaling", "out", "fingerprint", "model", "optimizer", "best_model", "run",
+              "torch_rng", "finished", "stop_reason", "info")
+
+
+def save_training_state(path: str | Path, state: dict) -> None:
+    """Write a resumable training state (weights, optimiser, step, schedule position, random states) to one file,
+    through a temporary name so a crash mid-write leaves the previous state intact."""
+    missing = [k for k in STATE_KEYS if k not in state]
+    if missing:
+        raise GenerativeError(f"training state lacks {missing}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"format": STATE_FORMAT, **state}, tmp)
+    tmp.replace(path)
+
+
+def load_training_state(path: str | Path) -> dict:
+    """Read a file written by :func:`save_training_state`; a missing or foreign file raises GenerativeError."""
+    path = Path(path)
+    if not path.is_file():
+        raise GenerativeError(f"training state {str(path)!r} does not exist")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:  # truncated/foreign files
+        raise GenerativeError(f"training state {str(path)!r} is not readable: {type(exc).__name__}") from None
+    if not isinstance(payload, dict) or payload.get("format") != STATE_FORMAT:
+        hint = " (this is a weights-only model file; resume from the .resume.pt file)" if isinstance(
+            payload, dict) and payload.get("format") == FORMAT else ""
+        raise GenerativeError(f"{str(path)!r} is not a {STATE_FORMAT} training state{hint}")
+    missing = [k for k in STATE_KEYS if k not in payload]
+    if missing:
+        raise GenerativeError(f"training state {str(path)!r} is incomplete (missing {missing})")
+    return payload

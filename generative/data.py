@@ -48,22 +48,34 @@ def _encoder_fingerprint() -> bytes:
     return b"".join(p.read_bytes() for p in sorted(root.glob("*.py")) if p.name not in ("decode.py", "__init__.py"))
 
 
-def _encode_one(cif: str) -> tuple[str | None, str | None]:
-    """(string, None) or (None, failure reason) for one CIF."""
+def read_cif(cif: str):
+    """A pymatgen Structure from CIF text; unreadable text raises ``slices.errors.StructureInputError``."""
     from pymatgen.core import Structure
 
-    from slices.encode import encode
+    from slices.errors import StructureInputError
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # pymatgen's CIF rounding notices, one per file
-            structure = Structure.from_str(cif, fmt="cif")
-    except Exception as exc:  # pymatgen raises many types for bad CIFs
-        return None, f"cif_unreadable: {type(exc).__name__}"
+            return Structure.from_str(cif, fmt="cif")
+    except (ValueError, KeyError, IndexError) as exc:
+        # what pymatgen's CIF parser raises on text it cannot read (no structure, missing tags, bad numbers)
+        raise StructureInputError(f"unreadable CIF: {type(exc).__name__}: {exc}") from None
+
+
+def _encode_one(cif: str) -> tuple[str | None, str | None]:
+    """(string, None) or (None, failure reason) for one CIF."""
+    from slices.encode import encode
+    from slices.errors import SlicesError, StructureInputError
+
+    try:
+        structure = read_cif(cif)
+    except StructureInputError as exc:
+        return None, "cif_unreadable"
     try:
         return encode(structure), None
-    except Exception as exc:  # the encoder's own errors name the reason; keep the class name as the code
-        return None, getattr(exc, "reason", type(exc).__name__)
+    except SlicesError as exc:  # the encoder's own errors name the reason; keep the class name as the code
+        return None, getattr(exc, "reason", None) or type(exc).__name__
 
 
 def encode_cifs(cifs: list[str], workers: int = 1, progress: bool = True) -> tuple[list[str | None], list[str]]:
@@ -81,6 +93,24 @@ def encode_cifs(cifs: list[str], workers: int = 1, progress: bool = True) -> tup
     return [s for s, _ in results], [r or "" for _, r in results]
 
 
+def encode_csv_cached(path: str | Path, cifs: list[str], cache_dir: str | Path | None = None, workers: int = 1,
+                      progress: bool = True) -> tuple[list[str | None], list[str]]:
+    """:func:`encode_cifs` for the ``cif`` column of the CSV at ``path``, cached by the file's and encoder's hash."""
+    path = Path(path)
+    digest = hashlib.sha256(path.read_bytes() + _encoder_fingerprint()).hexdigest()[:16]
+    cache = Path(cache_dir or DEFAULT_CACHE_DIR) / f"{path.name.split('.')[0]}-{digest}.slices.csv.gz"
+    if cache.is_file():
+        cached = pd.read_csv(cache, keep_default_na=False)
+        return [s or None for s in cached["slices"].tolist()], cached["failure"].tolist()
+    strings, reasons = encode_cifs(cifs, workers=workers, progress=progress)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_name(cache.name + ".tmp")
+    pd.DataFrame({"slices": [s or "" for s in strings], "failure": reasons}).to_csv(tmp, index=False,
+                                                                                   compression="gzip")
+    tmp.replace(cache)
+    return strings, reasons
+
+
 def load_strings(csv_path: str | Path, properties: dict[str, str | None] | None = None,
                  cache_dir: str | Path | None = None, workers: int = 1, progress: bool = True) -> pd.DataFrame:
     """A frame with column ``slices`` and one column per property, from a CSV with ``cif`` (or ``slices``) column.
@@ -92,8 +122,8 @@ def load_strings(csv_path: str | Path, properties: dict[str, str | None] | None 
     if not path.is_file():
         raise GenerativeError(f"training data {str(path)!r} does not exist")
     try:
-        frame = pd.read_csv(path)
-    except Exception as exc:
+        frame = pd.read_csv(path, keep_default_na=False)
+    except (ValueError, OSError) as exc:  # pandas' parser errors are ValueErrors; gzip/IO errors are OSErrors
         raise GenerativeError(f"cannot read {str(path)!r} as CSV: {exc}") from None
     props = resolve_property_columns(frame.columns, properties)
     string_col = next((c for c in STRING_COLUMNS if c in frame.columns), None)
@@ -101,16 +131,7 @@ def load_strings(csv_path: str | Path, properties: dict[str, str | None] | None 
     if string_col is not None:
         strings = frame[string_col].astype(str).tolist()
     elif "cif" in frame.columns:
-        digest = hashlib.sha256(path.read_bytes() + _encoder_fingerprint()).hexdigest()[:16]
-        cache = Path(cache_dir or DEFAULT_CACHE_DIR) / f"{path.name.split('.')[0]}-{digest}.slices.csv.gz"
-        if cache.is_file():
-            cached = pd.read_csv(cache, keep_default_na=False)
-            strings = [s or None for s in cached["slices"].tolist()]
-            reasons = cached["failure"].tolist()
-        else:
-            strings, reasons = encode_cifs(frame["cif"].tolist(), workers=workers, progress=progress)
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            pd.DataFrame({"slices": [s or "" for s in strings], "failure": reasons}).to_csv(cache, index=False)
+        strings, reasons = encode_csv_cached(path, frame["cif"].tolist(), cache_dir, workers, progress)
         for r in reasons:
             if r:
                 failures[r] = failures.get(r, 0) + 1
@@ -119,6 +140,9 @@ def load_strings(csv_path: str | Path, properties: dict[str, str | None] | None 
     out = pd.DataFrame({"slices": strings})
     for name, column in props.items():
         out[name] = pd.to_numeric(frame[column], errors="coerce").to_numpy()
+    for column in ("split", "source"):  # a fixed validation split and the origin of each crystal, when given
+        if column in frame.columns:
+            out[column] = frame[column].astype(str).to_numpy()
     if "material_id" in frame.columns:
         out.insert(0, "material_id", frame["material_id"].to_numpy())
     out = out[out["slices"].notna() & (out["slices"] != "")].reset_index(drop=True)

@@ -1,4 +1,4 @@
-"""The generative package's own exception."""
+"""The generative package's own exceptions."""
 
 from __future__ import annotations
 
@@ -7,3 +7,16 @@ from slices.errors import SlicesError
 
 class GenerativeError(SlicesError):
     """Bad input to the generative model (unknown property, bad count, unreadable checkpoint, bad training data)."""
+
+
+class SamplingOptionError(GenerativeError):
+    """A sampling option has the wrong type or value (count, temperature, top-k/top-p, guidance, a property target,
+    ``elements``, ``max_atoms``, ``valid_composition``, batch size)."""
+
+
+class UnknownElementsError(SamplingOptionError):
+    """``elements`` names symbols that are not elements of the model's vocabulary."""
+
+
+class CompositionSearchError(GenerativeError):
+    """``valid_composition``: the model kept writing element blocks that fail the SMACT test, so sampling gave up."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from pathlib import Path
@@ -81,6 +82,8 @@ def train(
     properties: dict[str, str | None] | None = None,
     val_fraction: float = 0.1,
     augment: int = 4,
+    val_augment: int | None = None,
+    wide_gap: tuple[float, int] | None = None,
     max_atoms: int = 20,
     n_layer: int = 4,
     n_head: int = 4,
@@ -94,10 +97,14 @@ def train(
     epochs: int = 20,
     patience: int = 3,
     eval_every: int | None = None,
-    time_limit: float | None = None,
     max_steps: int | None = None,
     max_rows: int | None = None,
     seed: int = 0,
+    init_from: str | Path | None = None,
+    time_limit: float | None = None,
+    run_steps: int | None = None,
+    state: str | Path | None = None,
+    checkpoint_every: int | None = None,
     threads: int | None = None,
     cache_dir: str | Path | None = None,
     workers: int = 1,
@@ -105,58 +112,187 @@ def train(
 ) -> "Bundle":
     """Train a model and return it; with ``out`` the best checkpoint (by validation loss) is written there.
 
-    ``data`` is a CSV with a ``cif`` column (encoded with :func:`slices.encode`, cached) or a ``slices`` column.
-    ``properties`` maps property names (``band_gap``, ``formation_energy``) to columns; None finds them by the usual
-    column names. Each crystal appears as ``augment`` atom orderings (its canonical string first). Training stops
-    after ``epochs``, ``max_steps`` steps, ``time_limit`` minutes, or ``patience`` evaluations without a better
-    validation loss, whichever comes first. Deterministic for a seed unless the time limit cuts it.
+    ``data`` is a CSV with a ``cif`` column (encoded with :func:`slices.encode`, cached) or a ``slices`` column;
+    a ``split`` column (``train``/``val``) fixes the validation crystals, otherwise a random ``val_fraction`` is
+    held out. ``properties`` maps property names (``band_gap``, ``formation_energy``) to columns; None finds them by
+    the usual column names. Each crystal appears as ``augment`` atom orderings (its canonical string first;
+    validation crystals as ``val_augment``, default ``augment``); ``wide_gap=(threshold_eV, factor)`` gives crystals
+    with a band gap >= threshold ``factor`` times as many orderings. The learning-rate schedule spans ``epochs``
+    (or ``max_steps``) steps; training ends there or after ``patience`` evaluations without a better validation loss.
+
+    A session can stop earlier without changing the schedule (``time_limit`` minutes, ``run_steps`` steps); the
+    full training state (weights, optimiser, step, schedule position, random states) is written to ``state``
+    (default: ``out`` with suffix ``.resume.pt``) every ``checkpoint_every`` steps (default: each evaluation) and at
+    the end, and :func:`resume_training` continues from it exactly. Deterministic for a seed: a run cut into
+    sessions gives the same weights as an uninterrupted one.
+
+    ``init_from`` starts from a trained model's weights instead of random ones (continued training on new data):
+    its architecture, vocabulary size and property scaling are kept, so the model options must match or be left
+    at their defaults (they are taken from it).
     """
-    for name, value, lo in (("augment", augment, 1), ("epochs", epochs, 1), ("batch_size", batch_size, 1),
-                            ("patience", patience, 1), ("max_atoms", max_atoms, 1)):
+    if init_from is not None:
+        from generative.checkpoint import load_model
+
+        cfg = load_model(init_from).model.cfg
+        n_layer, n_head, n_embd, block_size = cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.block_size
+    hp = dict(
+        data=str(data), properties=properties, val_fraction=val_fraction, augment=augment, val_augment=val_augment,
+        wide_gap=None if wide_gap is None else [float(wide_gap[0]), int(wide_gap[1])], max_atoms=max_atoms,
+        n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block_size, dropout=dropout,
+        prop_dropout=prop_dropout, batch_size=batch_size, lr=lr, weight_decay=weight_decay, epochs=epochs,
+        patience=patience, eval_every=eval_every, max_steps=max_steps, max_rows=max_rows, seed=seed,
+        init_from=None if init_from is None else str(init_from),
+    )
+    _check_hyperparameters(hp)
+    session = dict(time_limit=time_limit, run_steps=run_steps, checkpoint_every=checkpoint_every, threads=threads,
+                   cache_dir=cache_dir, workers=workers, progress=progress)
+    return _run(hp, session, out, state, resume=None)
+
+
+def resume_training(
+    state: str | Path,
+    out: str | Path | None = None,
+    *,
+    data: str | Path | None = None,
+    time_limit: float | None = None,
+    run_steps: int | None = None,
+    checkpoint_every: int | None = None,
+    threads: int | None = None,
+    cache_dir: str | Path | None = None,
+    workers: int = 1,
+    progress: bool = True,
+) -> "Bundle":
+    """Continue the run saved in the training-state file ``state`` exactly where it stopped.
+
+    Model, data and schedule settings come from the state file (``data`` only points to the same data at a new
+    path; different content raises :class:`GenerativeError`). ``out`` defaults to the run's own weights file; the
+    state file is updated in place. Returns the best model so far, as :func:`train` does.
+    """
+    from generative.checkpoint import load_training_state
+
+    payload = load_training_state(state)
+    hp = dict(payload["hyperparameters"])
+    if data is not None:
+        hp["data"] = str(data)
+    if payload["finished"]:
+        raise GenerativeError(f"the run in {str(state)!r} has already finished ({payload['stop_reason']})")
+    session = dict(time_limit=time_limit, run_steps=run_steps, checkpoint_every=checkpoint_every, threads=threads,
+                   cache_dir=cache_dir, workers=workers, progress=progress)
+    return _run(hp, session, out if out is not None else payload["out"], state, resume=payload)
+
+
+def _check_hyperparameters(hp: dict) -> None:
+    for name, lo in (("augment", 1), ("epochs", 1), ("batch_size", 1), ("patience", 1), ("max_atoms", 1)):
+        value = hp[name]
         if isinstance(value, bool) or not isinstance(value, int) or value < lo:
             raise GenerativeError(f"{name} must be an integer >= {lo}, got {value!r}")
-    if not 0 <= val_fraction < 1:
-        raise GenerativeError(f"val_fraction must be in [0, 1), got {val_fraction!r}")
-    if not 0 <= prop_dropout <= 1:
-        raise GenerativeError(f"prop_dropout must be in [0, 1], got {prop_dropout!r}")
+    for name in ("val_augment", "max_steps", "eval_every", "max_rows"):
+        value = hp[name]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise GenerativeError(f"{name} must be a positive integer or None, got {value!r}")
+    if not 0 <= hp["val_fraction"] < 1:
+        raise GenerativeError(f"val_fraction must be in [0, 1), got {hp['val_fraction']!r}")
+    if not 0 <= hp["prop_dropout"] <= 1:
+        raise GenerativeError(f"prop_dropout must be in [0, 1], got {hp['prop_dropout']!r}")
+    if hp["wide_gap"] is not None:
+        threshold, factor = hp["wide_gap"]
+        if not math.isfinite(threshold) or factor < 1:
+            raise GenerativeError(
+                f"wide_gap must be (finite threshold in eV, integer factor >= 1), got {hp['wide_gap']}")
+
+
+def _split(frame, val_fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(validation rows, training rows): from a ``split`` column when the data has one, else a random share."""
+    n = len(frame)
+    if "split" in frame.columns:
+        labels = frame["split"].astype(str).str.strip().str.lower().to_numpy()
+        bad = sorted(set(labels) - {"train", "val"})
+        if bad:
+            raise GenerativeError(f"the split column may only hold 'train' or 'val', found {bad[:5]}")
+        return np.flatnonzero(labels == "val"), np.flatnonzero(labels == "train")
+    n_val = int(round(n * val_fraction)) if val_fraction > 0 else 0
+    perm = rng.permutation(n)
+    return np.sort(perm[:n_val]), np.sort(perm[n_val:])
+
+
+def _fingerprint(seqs: list[np.ndarray], values, present) -> str:
+    """Hash of the tokenised data (sequences and property tensors): a resumed run must see the same data."""
+    h = hashlib.sha256()
+    for s in seqs:
+        h.update(len(s).to_bytes(4, "little"))
+        h.update(s.tobytes())
+    h.update(values.numpy().tobytes())
+    h.update(present.numpy().tobytes())
+    return h.hexdigest()[:24]
+
+
+def _run(hp: dict, session: dict, out, state_path, resume: dict | None) -> "Bundle":
     import torch
 
-    from generative.checkpoint import new_bundle, save
+    from generative.checkpoint import new_bundle, save, save_training_state
     from generative.data import load_strings, reorderings
 
-    if threads:
-        torch.set_num_threads(threads)
+    if session["threads"]:
+        torch.set_num_threads(session["threads"])
+    progress = session["progress"]
+    if state_path is None and out is not None:
+        state_path = Path(out).with_suffix(".resume.pt")
     t_start = time.time()
+    seed = hp["seed"]
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
 
-    frame = load_strings(data, properties, cache_dir=cache_dir, workers=workers, progress=progress)
+    data = hp["data"]
+    frame = load_strings(data, hp["properties"], cache_dir=session["cache_dir"], workers=session["workers"],
+                         progress=progress)
     t_data = time.time() - t_start
-    if max_rows is not None:
-        frame = frame.iloc[:max_rows]
+    if hp["max_rows"] is not None:
+        frame = frame.iloc[: hp["max_rows"]]
     prop_names = list(frame.attrs["properties"])
     n_crystals = len(frame)
     if n_crystals < 2:
         raise GenerativeError(f"{data}: only {n_crystals} usable crystal(s); need at least 2")
-    n_val = int(round(n_crystals * val_fraction)) if val_fraction > 0 else 0
-    perm = rng.permutation(n_crystals)
-    val_idx, train_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    val_idx, train_idx = _split(frame, hp["val_fraction"], rng)
+    if len(train_idx) == 0:
+        raise GenerativeError(f"{data}: no crystal is in the training split")
 
-    scaling = {}
-    for name in prop_names:
-        col = frame[name].to_numpy(dtype=float)[train_idx]
-        col = col[np.isfinite(col)]
-        if len(col) == 0:
-            raise GenerativeError(f"property {name!r} has no values in the training split")
-        scaling[name] = (float(col.mean()), float(max(col.std(), 1e-6)))
-    bundle = new_bundle(prop_names, scaling, max_atoms=max_atoms, n_layer=n_layer, n_head=n_head, n_embd=n_embd,
-                        block_size=block_size, dropout=dropout)
+    init = None
+    if resume is None and hp.get("init_from"):
+        from generative.checkpoint import load_model
+
+        init = load_model(hp["init_from"])
+        if init.properties != prop_names or init.tokenizer.max_atoms != hp["max_atoms"]:
+            raise GenerativeError(f"cannot continue {hp['init_from']!r}: it has properties {init.properties} and "
+                                  f"{init.tokenizer.max_atoms} atoms at most, the data {prop_names} and "
+                                  f"{hp['max_atoms']}")
+    if resume is not None:
+        scaling = {k: tuple(v) for k, v in resume["scaling"].items()}
+    elif init is not None:
+        scaling = dict(init.scaling)  # the prefix MLPs learned this scale
+    else:
+        scaling = {}
+        for name in prop_names:
+            col = frame[name].to_numpy(dtype=float)[train_idx]
+            col = col[np.isfinite(col)]
+            if len(col) == 0:
+                raise GenerativeError(f"property {name!r} has no values in the training split")
+            scaling[name] = (float(col.mean()), float(max(col.std(), 1e-6)))
+    bundle = new_bundle(prop_names, scaling, max_atoms=hp["max_atoms"], n_layer=hp["n_layer"], n_head=hp["n_head"],
+                        n_embd=hp["n_embd"], block_size=hp["block_size"], dropout=hp["dropout"])
     model, tok = bundle.model, bundle.tokenizer
+    if init is not None:
+        model.load_state_dict(init.model.state_dict())
+    gaps = frame["band_gap"].to_numpy(dtype=float) if "band_gap" in frame.columns else np.full(n_crystals, np.nan)
 
-    def build(indices, k_aug):
+    def orderings_of(r: int, base: int) -> int:
+        if hp["wide_gap"] is not None and gaps[r] >= hp["wide_gap"][0]:
+            return base * int(hp["wide_gap"][1])
+        return base
+
+    def build(indices, base):
         seqs, rows, skipped = [], [], 0
         for r in indices:
-            for text in reorderings(frame["slices"].iat[r], k_aug, rng):
+            for text in reorderings(frame["slices"].iat[r], orderings_of(r, base), rng):
                 try:
                     ids = tok.encode(text)
                 except GenerativeError:
@@ -174,19 +310,25 @@ def train(
         present = np.isfinite(vals)
         return seqs, torch.tensor(np.nan_to_num(vals), dtype=torch.float32), torch.tensor(present), skipped
 
-    tr_seqs, tr_vals, tr_present, tr_skip = build(train_idx, augment)
-    va_seqs, va_vals, va_present, va_skip = build(val_idx, augment)
+    tr_seqs, tr_vals, tr_present, tr_skip = build(train_idx, hp["augment"])
+    va_seqs, va_vals, va_present, va_skip = build(val_idx, hp["val_augment"] or hp["augment"])
     if not tr_seqs:
         raise GenerativeError("no training string fits the vocabulary and length limit")
+    fingerprint = _fingerprint(tr_seqs + va_seqs, torch.cat([tr_vals, va_vals]), torch.cat([tr_present, va_present]))
     lengths = np.array([len(s) for s in tr_seqs])
+    batch_size = hp["batch_size"]
     steps_per_epoch = math.ceil(len(tr_seqs) / batch_size)
-    total_steps = epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
-    eval_every = eval_every or steps_per_epoch
+    total_steps = hp["epochs"] * steps_per_epoch
+    if hp["max_steps"] is not None:
+        total_steps = min(hp["max_steps"], total_steps)
+    eval_every = hp["eval_every"] or steps_per_epoch
+    checkpoint_every = session["checkpoint_every"] or eval_every
     warmup = min(200, max(1, total_steps // 10))
+    lr, patience, prop_dropout = hp["lr"], hp["patience"], hp["prop_dropout"]
 
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "pos_emb" not in n]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2 or "pos_emb" in n]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": hp["weight_decay"]},
                              {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.95))
 
     def lr_at(step):
@@ -195,69 +337,116 @@ def train(
         frac = (step - warmup) / max(1, total_steps - warmup)
         return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
 
+    # the loop's state: everything a resumed session needs to continue as if never stopped
+    run = {"step": 0, "epoch": 0, "batch_pos": 0, "epoch_rng": None, "history": [], "best": math.inf,
+           "best_step": 0, "bad_evals": 0, "ema": None, "train_seconds": 0.0, "sessions": 0}
+    best_state = None
+    if resume is not None:
+        if resume["fingerprint"] != fingerprint:
+            raise GenerativeError("the training data differ from those of the run being resumed "
+                                  f"(fingerprint {fingerprint} != {resume['fingerprint']})")
+        model.load_state_dict(resume["model"])
+        opt.load_state_dict(resume["optimizer"])
+        run.update(resume["run"])
+        best_state = resume["best_model"] if resume["best_model"] is not None else (
+            {k: t.detach().clone() for k, t in model.state_dict().items()} if run["best_step"] else None)
+        torch.set_rng_state(resume["torch_rng"])
+    run["sessions"] += 1
+
     def make_info(stop_reason: str = "") -> dict:
         return {
             "data": str(data), "n_crystals": n_crystals, "n_train_crystals": len(train_idx),
             "n_val_crystals": len(val_idx), "n_train_sequences": len(tr_seqs), "n_val_sequences": len(va_seqs),
             "skipped_sequences": tr_skip + va_skip,
             "encode_failures": {str(k): int(v) for k, v in frame.attrs.get("failures", {}).items()},
-            "hyperparameters": {
-                "augment": augment, "n_layer": n_layer, "n_head": n_head, "n_embd": n_embd,
-                "block_size": block_size, "dropout": dropout, "prop_dropout": prop_dropout,
-                "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "epochs": epochs,
-                "patience": patience, "eval_every": eval_every, "seed": seed, "val_fraction": val_fraction,
-                "max_atoms": max_atoms, "time_limit_min": time_limit, "max_steps": max_steps,
-            },
-            "n_params": model.n_params(), "steps": step, "history": list(history),
-            "best_val_loss": None if best == math.inf else round(best, 4),
-            "data_seconds": round(t_data, 1), "train_minutes": round((time.time() - t_train) / 60, 2),
-            "torch_threads": torch.get_num_threads(), "stop_reason": stop_reason,
+            "hyperparameters": dict(hp, eval_every=eval_every, total_steps=total_steps),
+            "n_params": model.n_params(), "steps": run["step"], "history": list(run["history"]),
+            "best_val_loss": None if run["best"] == math.inf else round(run["best"], 4),
+            "best_step": run["best_step"], "data_seconds": round(t_data, 1),
+            "train_minutes": round(run["train_seconds"] / 60, 2), "sessions": run["sessions"],
+            "torch_threads": torch.get_num_threads(), "stop_reason": stop_reason, "data_fingerprint": fingerprint,
         }
+
+    def write_state(stop_reason: str = "", finished: bool = False) -> None:
+        if state_path is None:
+            return
+        same = best_state is not None and run["best_step"] == run["step"]
+        save_training_state(state_path, {
+            "hyperparameters": hp, "scaling": {k: list(v) for k, v in scaling.items()},
+            "out": str(out) if out else None,
+            "fingerprint": fingerprint, "model": model.state_dict(), "optimizer": opt.state_dict(),
+            "best_model": None if same or best_state is None else best_state, "run": dict(run),
+            "torch_rng": torch.get_rng_state(), "finished": finished, "stop_reason": stop_reason,
+            "info": make_info(stop_reason),
+        })
 
     from tqdm import tqdm
 
-    history, best, best_state, bad_evals, step, stop = [], math.inf, None, 0, 0, ""
-    train_loss_ema = None
-    bar = tqdm(total=total_steps, disable=not progress, desc="train", dynamic_ncols=True)
+    stop = ""
+    if run["step"] >= total_steps:
+        stop = "step budget reached"
+    bar = tqdm(total=total_steps, initial=run["step"], disable=not progress, desc="train", dynamic_ncols=True)
     model.train()
-    t_train = time.time()
+    t_session = time.time()
+    session_steps = 0
     while not stop:
-        for rows in _batches(lengths, batch_size, rng):
+        if run["batch_pos"] == 0:
+            run["epoch_rng"] = rng.bit_generator.state
+        else:  # resumed mid-epoch: draw the same epoch order again
+            rng.bit_generator.state = run["epoch_rng"]
+        batches = _batches(lengths, batch_size, rng)
+        for rows in batches[run["batch_pos"] :]:
+            t0 = time.time()
             x, y, v, p = _collate(tr_seqs, rows, tr_vals, tr_present, tok)
             if prop_dropout > 0 and p.numel():
                 p = p & (torch.rand(p.shape) >= prop_dropout)
             for group in opt.param_groups:
-                group["lr"] = lr_at(step)
+                group["lr"] = lr_at(run["step"])
             loss = _loss(model, x, y, v, p, tok.pad_id)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
-            step += 1
+            run["step"] += 1
+            run["batch_pos"] += 1
+            session_steps += 1
             lv = loss.item()
-            train_loss_ema = lv if train_loss_ema is None else 0.95 * train_loss_ema + 0.05 * lv
+            run["ema"] = lv if run["ema"] is None else 0.95 * run["ema"] + 0.05 * lv
             bar.update(1)
-            bar.set_postfix(loss=f"{train_loss_ema:.3f}", val=f"{best:.3f}")
+            bar.set_postfix(loss=f"{run['ema']:.3f}", val=f"{run['best']:.3f}")
+            step = run["step"]
             if step % eval_every == 0 or step == total_steps:
-                val = _evaluate(model, va_seqs, va_vals, va_present, tok, 64) if va_seqs else train_loss_ema
-                history.append({"step": step, "train_loss": round(train_loss_ema, 4), "val_loss": round(val, 4),
-                                "minutes": round((time.time() - t_train) / 60, 2)})
-                if val < best - 1e-4:
-                    best, bad_evals = val, 0
+                val = _evaluate(model, va_seqs, va_vals, va_present, tok, 64) if va_seqs else run["ema"]
+                run["train_seconds"] += time.time() - t0
+                t0 = time.time()
+                run["history"].append({"step": step, "train_loss": round(run["ema"], 4), "val_loss": round(val, 4),
+                                       "minutes": round(run["train_seconds"] / 60, 2)})
+                if val < run["best"] - 1e-4:
+                    run["best"], run["best_step"], run["bad_evals"] = val, step, 0
                     best_state = {k: t.detach().clone() for k, t in model.state_dict().items()}
                     if out is not None:
                         bundle.info = make_info("in progress")
                         save(bundle, out)
                 else:
-                    bad_evals += 1
-                    if bad_evals >= patience:
+                    run["bad_evals"] += 1
+                    if run["bad_evals"] >= patience:
                         stop = f"early stop: no better validation loss in {patience} evaluations"
+            run["train_seconds"] += time.time() - t0
             if step >= total_steps and not stop:
                 stop = "step budget reached"
-            if time_limit is not None and time.time() - t_train > time_limit * 60 and not stop:
-                stop = f"time limit of {time_limit} min reached"
+            finished = bool(stop)
+            limit = session["time_limit"]
+            if not stop and limit is not None and time.time() - t_session > limit * 60:
+                stop = f"session time limit of {limit} min reached (resumable)"
+            if not stop and session["run_steps"] is not None and session_steps >= session["run_steps"]:
+                stop = f"session step limit of {session['run_steps']} reached (resumable)"
+            if stop or step % checkpoint_every == 0:
+                write_state(stop, finished)
             if stop:
                 break
+        else:
+            run["epoch"] += 1
+            run["batch_pos"] = 0
     bar.close()
     if best_state is not None:
         model.load_state_dict(best_state)

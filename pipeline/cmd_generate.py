@@ -8,7 +8,8 @@ import sys
 from periodicnet.arguments import check_count, check_seed, check_time_limit, cli_type
 
 HELP = """\
-Sample candidate SLICES strings from the shipped model, rebuild and relax each crystal in parallel, drop invalid
+Sample candidate SLICES strings from the shipped model (compositions that fail the SMACT test are redrawn while
+sampling; --no-valid-composition turns that off), rebuild and relax each crystal in parallel, drop invalid
 ones (atoms closer than 0.5 A, no SMACT charge-neutral assignment, and, with --require-topology, bond topology lost in relaxation), duplicates and
 crystals already known (training data, and every crystal of the shared data sets), predict band gap, formation
 energy and energy above the hull of known materials (Materials Project), and write:
@@ -25,6 +26,7 @@ to a folder: a second run into the same --out stops with a message.
 examples:
   slices generate --n 100 --out candidates/
   slices generate --n 200 --band-gap 0.75 --max-e-hull 0.1 --out narrow_gap/
+  slices generate --n 100 --elements Li Fe P O --max-atoms 16 --out lifepo/
   slices generate --n 1000 --scheduler tcp://10.0.0.5:8786 --out big_run/
 """
 
@@ -79,6 +81,14 @@ def register(subparsers) -> None:
     what.add_argument("--temperature", type=_positive, default=1.0, help="sampling temperature (default 1.0)")
     what.add_argument("--guidance", type=_non_negative, default=1.0, help="classifier-free guidance toward the "
                       "targets: 1 = plain conditioning (default), 2-3 pushes harder (see docs/generative.md)")
+    what.add_argument("--elements", nargs="+", metavar="SYMBOL", help="sample only these elements, e.g. "
+                      "--elements Li Fe P O (default: any)")
+    what.add_argument("--max-atoms", type=_positive_int, metavar="N", help="at most N atoms per cell (default: the "
+                      "model's limit, 20 for the shipped model)")
+    what.add_argument("--valid-composition", action=argparse.BooleanOptionalAction, default=True,
+                      help="ON by default: element blocks whose composition fails the SMACT charge-neutrality test "
+                      "are redrawn while sampling (the model's distribution conditioned on a valid composition); "
+                      "--no-valid-composition samples the model's own distribution")
     what.add_argument("--seed", type=_seed, default=0, help="random seed for sampling and reconstruction (default 0)")
     what.add_argument("--model", metavar="PATH", help="a trained model folder instead of the shipped one")
     what.add_argument("--strings", metavar="FILE", help="screen the SLICES strings in FILE (one per line) instead "
@@ -138,8 +148,10 @@ def run(args: argparse.Namespace) -> int:
     train_data = None if str(args.train_data).lower() == "none" else args.train_data
     result = generate(
         args.n, out=args.out, band_gap=args.band_gap, formation_energy=args.formation_energy, strings=strings,
-        model=args.model, temperature=args.temperature, guidance=args.guidance, seed=args.seed, workers=args.workers,
-        scheduler=args.scheduler, train_data=train_data, known_materials=not args.no_known_materials, time_limit=args.time_limit,
+        model=args.model, temperature=args.temperature, guidance=args.guidance, elements=args.elements,
+        max_atoms=args.max_atoms, valid_composition=args.valid_composition, seed=args.seed, workers=args.workers,
+        scheduler=args.scheduler, train_data=train_data, known_materials=not args.no_known_materials,
+        time_limit=args.time_limit,
         potential=args.potential,
         gap_tolerance=args.gap_tolerance, eform_tolerance=args.eform_tolerance, max_e_hull=args.max_e_hull,
         require_topology=args.require_topology,

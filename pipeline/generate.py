@@ -86,13 +86,13 @@ def _check_arguments(n, strings, band_gap, formation_energy, temperature, worker
 
 
 def _sample(n: int, band_gap, formation_energy, temperature: float, seed: int, model, progress: bool,
-            guidance: float = 1.0) -> list[str]:
+            guidance: float = 1.0, chemistry: dict | None = None) -> list[str]:
     import generative
     from tqdm.auto import tqdm
 
     with tqdm(total=n, desc="sample", unit="str", disable=not progress, file=sys.stderr) as bar:
         strings = generative.sample(n, band_gap=band_gap, formation_energy=formation_energy, temperature=temperature,
-                                    seed=seed, model=model, guidance=guidance)
+                                    seed=seed, model=model, guidance=guidance, **(chemistry or {}))
         bar.update(len(strings))
     return list(strings)
 
@@ -246,6 +246,9 @@ def generate(
     model=None,
     temperature: float = 1.0,
     guidance: float = 1.0,
+    elements: Sequence[str] | None = None,
+    max_atoms: int | None = None,
+    valid_composition: bool = True,
     seed: int = 0,
     workers: int | None = None,
     client=None,
@@ -271,6 +274,8 @@ def generate(
     band gap and space group are still computed). Candidates that match a known crystal are dropped. Targets select candidates within
     ``gap_tolerance`` / ``eform_tolerance`` of ``band_gap`` / ``formation_energy``; ``max_e_hull`` (eV/atom) drops
     unstable ones. ``guidance`` is classifier-free guidance toward the targets (:func:`generative.sample`).
+    ``elements``, ``max_atoms`` and ``valid_composition`` restrict the sampled chemistry (:func:`generative.sample`);
+    unlike there, ``valid_composition`` is on by default: element blocks that fail the SMACT test are redrawn.
     ``require_topology`` drops candidates whose relaxed crystal no longer has the string's bonds
     (otherwise they are kept and flagged in the ``topology_ok`` column). On resume, ``retry_failed`` decodes again
     the candidates recorded as ``worker_crashed`` or ``timeout`` (other failures are final). Only one run at a time
@@ -279,6 +284,10 @@ def generate(
     criteria = Criteria(band_gap, gap_tolerance, formation_energy, eform_tolerance, max_e_hull, require_topology)
     _check_arguments(n, strings, band_gap, formation_energy, temperature, workers, time_limit, criteria, client,
                      scheduler, guidance, seed)
+    if strings is None:
+        from generative.sampling import check_chemistry
+
+        check_chemistry(elements, max_atoms, valid_composition)  # a SamplingOptionError, before any folder is made
     from pipeline import novelty, report, screening
 
     if train_data == "default":
@@ -298,9 +307,11 @@ def generate(
         n = len(strings)
     else:
         source = "model:" + (str(model) if model is not None else "shipped")
+    chemistry = {"elements": list(elements) if elements is not None else None, "max_atoms": max_atoms,
+                 "valid_composition": valid_composition}
     settings = {"n": n, "source": source, "band_gap": band_gap, "formation_energy": formation_energy,
                 "temperature": temperature, "guidance": guidance, "seed": seed, "time_limit": float(time_limit),
-                "potential": potential}
+                "potential": potential, **(chemistry if strings is None else {})}
     with RunDir(out) as run:  # holds the folder's lock until the run is written
         run.check_settings(settings)
         timings: dict[str, float] = {}
@@ -309,7 +320,7 @@ def generate(
         stored = run.load_samples()
         if stored is None:
             stored = strings if strings is not None else _sample(n, band_gap, formation_energy, temperature, seed,
-                                                                 model, progress, guidance)
+                                                                 model, progress, guidance, chemistry)
             run.save_samples(stored)
         strings = stored
         timings["sample"] = time.perf_counter() - t0
