@@ -197,7 +197,7 @@ def test_generate_refuses_bad_chemistry_before_making_a_folder(tmp_path):
 
     out = tmp_path / "run"
     with pytest.raises(UnknownElementsError, match="'Xx'"):
-        generate(4, out=out, elements=["Li", "Xx"], train_data=None, hull_reference=None, progress=False)
+        generate(4, out=out, elements=["Li", "Xx"], train_data=None, known_materials=False, progress=False)
     assert not out.exists()
 
 
