@@ -64,8 +64,13 @@ def reconstruct(
     fmax: float | None = None,
     steps: int | None = None,
     optimizer: str | None = None,
+    contacts: np.ndarray | None = None,
 ) -> Reconstruction:
     """Rebuild a crystal from its bond graph: ``species`` (n symbols), ``edges`` (m x 2), ``images`` (m x 3).
+
+    ``contacts`` (bool per edge, default none) marks the non-bonded contacts that complete a layered, chain or
+    molecular crystal into a 3D net: van der Waals target lengths and weak springs in the placement, no restraint
+    in GFN-FF, no bond checks (:mod:`relax.targets`).
 
     The potential relaxes every geometry the earlier stages produced (``fmax`` eV/A, ``steps``, ``optimizer``;
     defaults in :mod:`relax.refine`) and keeps the lowest final energy; an unconverged winner gets a second round.
@@ -73,12 +78,13 @@ def reconstruct(
     :class:`RelaxError`; failures while reconstructing are returned as a ``status`` reason code.
     """
     from periodicnet.graph import GraphInputError, embeddability, validate_graph
-    from relax.bondtable import bond_length
+    from relax.targets import CONTACT_WEIGHT, edge_targets
 
     try:
         species, edges, images = validate_graph(species, edges, images)
     except GraphInputError as exc:
         raise RelaxError("bad_input", str(exc)) from None
+    contacts = _contact_marks(contacts, len(edges))
     unknown = [s for s in stages if s not in STAGES]
     if unknown or not stages or stages[0] != "placement":
         raise RelaxError("bad_input", f"stages must start with 'placement' and use only {STAGES}, got {stages}")
@@ -93,14 +99,16 @@ def reconstruct(
     deadline = start + time_limit
     result = Reconstruction(structure=None, status="ok")
     numbers = np.array([ATOMIC_NUMBER[s] for s in species])
-    targets = np.array([bond_length(species[i], species[j]) for i, j in edges.tolist()])
+    targets = edge_targets(species, edges, contacts)
+    bonds = ~contacts
 
     # stage 1: placement from the graph alone
     from relax.placement import min_distance, place
 
     t0 = time.monotonic()
     try:
-        cell, frac = place(species, edges, images, seed=seed)
+        cell, frac = place(species, edges, images, seed=seed, targets=targets,
+                           weights=np.where(contacts, CONTACT_WEIGHT, 1.0))
         if min_distance(cell, frac) < MIN_DISTANCE:
             raise RelaxError("placement_failed", f"two atoms ended closer than {MIN_DISTANCE} A")
     except RelaxError as exc:
@@ -118,8 +126,9 @@ def reconstruct(
         try:
             if remaining <= 0:
                 raise RelaxError("timeout", "no time left for GFN-FF")
-            cell2, frac2, _ = gfnff_relax(
-                numbers, cell, frac, edges, images, targets, time_limit=min(gfnff_time_limit, remaining)
+            cell2, frac2, _ = gfnff_relax(  # restraints and bond checks on the bonds only (not the contacts)
+                numbers, cell, frac, edges[bonds], images[bonds], targets[bonds],
+                time_limit=min(gfnff_time_limit, remaining)
             )
             cell, frac = cell2, frac2
             _record(result, "gfnff", t0, _structure(species, cell, frac))
@@ -175,6 +184,18 @@ def reconstruct(
             result.message = {"timeout": "the potential relaxation passed the time limit",
                               "not_converged": "the potential relaxation ran out of steps"}[status]
     return result
+
+
+def _contact_marks(contacts, n_edges: int) -> np.ndarray:
+    """``contacts`` as a bool array of one flag per edge (all False when None); bad input raises ``RelaxError``."""
+    if contacts is None:
+        return np.zeros(n_edges, dtype=bool)
+    marks = np.asarray(contacts)
+    if marks.shape != (n_edges,):
+        raise RelaxError("bad_input", f"contacts must hold one flag per edge ({n_edges}), got shape {marks.shape}")
+    if marks.dtype != bool and not np.all(np.isin(marks, (0, 1))):
+        raise RelaxError("bad_input", "contacts must be booleans (True for a contact, False for a bond)")
+    return marks.astype(bool)
 
 
 def _record(result: Reconstruction, stage: str, t0: float, structure, status: str = "ok") -> None:
