@@ -84,8 +84,8 @@ print(json.dumps(out))
 
 
 def bench_known(potentials) -> list[dict]:
+    from relax import RelaxSettings, relax_structure
     from relax.models import find_model
-    from relax.potential import relax_structure
 
     crystals = known_crystals()
     rows = []
@@ -99,7 +99,8 @@ def bench_known(potentials) -> list[dict]:
         except Exception as exc:  # the comparison column is informative only
             print(f"plain matgl run failed for {pot}: {exc}", file=sys.stderr)
         for name, (start, ref) in crystals.items():
-            relaxed, energy, converged, steps = relax_structure(start, pot, fmax=0.02, steps=300)
+            run = relax_structure(start, pot, RelaxSettings(fmax=0.02, steps=300))
+            relaxed, energy, converged, steps = run.structure, run.energy_per_atom, run.converged, run.steps
             vol = relaxed.volume / len(relaxed)
             rows.append({"potential": pot, "crystal": name, "start_vol": start.volume / len(start), "pbe_vol": ref,
                          "vol": vol, "vol_err_pct": 100 * (vol / ref - 1), "energy_per_atom": energy,
@@ -128,9 +129,9 @@ def step_costs(pot: str, structures: list[Structure]) -> dict:
     from ase.filters import FrechetCellFilter
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    from relax.potential import new_calculator
+    from relax.potential import calculator
 
-    calc = new_calculator(pot)
+    calc = calculator(pot)
     graph, model, frechet = [], [], []
     for s in structures:  # best of 5 per structure (the machine is shared), then the median over structures
         atoms = AseAtomsAdaptor.get_atoms(s)
@@ -155,21 +156,23 @@ def step_costs(pot: str, structures: list[Structure]) -> dict:
 
 
 def bench_relax(potentials, cases) -> tuple[list[dict], dict]:
-    from relax.potential import relax_structure
+    from relax import RelaxSettings, relax_structure
 
     rows, costs = [], {}
     for pot in potentials:
         costs[pot] = step_costs(pot, [mp for _, mp, _ in cases])
-        refs = [relax_structure(start, pot, fmax=0.005, steps=2000, optimizer="BFGS") for _, _, start in cases]
+        refs = [relax_structure(start, pot, RelaxSettings(optimizer="BFGS", fmax=0.005, steps=2000))
+                for _, _, start in cases]
         for opt, fmax in SETTINGS:
             times, steps, conv, dv, de, dv_mp = [], [], [], [], [], []
             for (mid, mp, start), ref in zip(cases, refs):
                 t0 = time.perf_counter()
-                relaxed, energy, converged, n = relax_structure(start, pot, fmax=fmax, steps=500, optimizer=opt)
+                run = relax_structure(start, pot, RelaxSettings(optimizer=opt, fmax=fmax, steps=500))
+                relaxed, energy, converged, n = run.structure, run.energy_per_atom, run.converged, run.steps
                 times.append(time.perf_counter() - t0)
                 steps.append(n), conv.append(converged)
-                dv.append(abs(relaxed.volume / ref[0].volume - 1))
-                de.append(abs(energy - ref[1]))
+                dv.append(abs(relaxed.volume / ref.structure.volume - 1))
+                de.append(abs(energy - ref.energy_per_atom))
                 dv_mp.append(abs(relaxed.volume / mp.volume - 1))
             rows.append({"potential": pot, "optimizer": opt, "fmax": fmax, "n": len(cases),
                          "median_time_s": float(np.median(times)), "mean_time_s": float(np.mean(times)),
@@ -243,7 +246,7 @@ def bench_hull(data: Path, reference: Path, n: int) -> dict:
     shifts = []
     for mid, e0 in zip(sample["material_id"], sample["energy_per_atom"]):
         s = Structure.from_str(pool.loc[mid, "cif"], fmt="cif")
-        shifts.append(e0 - relax_structure(s)[1])
+        shifts.append(e0 - relax_structure(s).energy_per_atom)
     clipped = np.abs(np.clip(ours, 0, None) - theirs)  # below our (sparser) hull counts as on it, as in MP
     return {"n": int(len(frame)), "n_nan_missing_elemental_reference": n_nan, "n_compared": int(len(ours)),
             "frac_below_reference_hull": float(np.mean(ours < -1e-6)),

@@ -54,7 +54,7 @@ def _init(stages: tuple[str, ...], fmax: float | None, steps: int | None, time_l
             matchers[key] = StructureMatcher(primitive_cell=True, scale=scale, attempt_supercell=False, **kw)
     _STATE.update(stages=stages, fmax=fmax, steps=steps, time_limit=time_limit, optimizer=optimizer, matchers=matchers)
     if "potential" in stages:  # load the model outside the timed region
-        from relax.refine import calculator
+        from relax.potential import calculator
 
         calculator()
 
@@ -181,9 +181,9 @@ def print_table(summary: dict, stages: tuple[str, ...]) -> None:
 
 
 def _default(name: str):
-    from relax import refine
+    from relax import RelaxSettings
 
-    return getattr(refine, name)
+    return getattr(RelaxSettings(), name)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--stages", default=",".join(STAGES))
     parser.add_argument("--fmax", type=float, default=None)
     parser.add_argument("--steps", type=int, default=None)
-    parser.add_argument("--optimizer", default=None, help="BFGS or FIRE (default: relax.refine's)")
+    parser.add_argument("--optimizer", default=None, help="BFGS or FIRE (default: relax.RelaxSettings')")
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
@@ -233,9 +233,9 @@ def main(argv: list[str] | None = None) -> dict:
         "start": args.start,
         "workers": args.workers,
         "stages": stages,
-        "fmax": args.fmax if args.fmax is not None else _default("DEFAULT_FMAX"),
-        "steps": args.steps if args.steps is not None else _default("DEFAULT_STEPS"),
-        "optimizer": args.optimizer if args.optimizer is not None else _default("DEFAULT_OPTIMIZER"),
+        "fmax": args.fmax if args.fmax is not None else _default("fmax"),
+        "steps": args.steps if args.steps is not None else _default("steps"),
+        "optimizer": args.optimizer if args.optimizer is not None else _default("optimizer"),
         "time_limit": args.time_limit,
         "threads_per_process": 1,
         "elapsed_s": time.time() - started,

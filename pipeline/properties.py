@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from pymatgen.core import Composition, Element, Structure
 
+from relax.driver import RelaxSettings
 from relax.models import load_model
 from slices.errors import SlicesError, StructureInputError
 
@@ -223,8 +224,7 @@ def build_hull_reference(
     data: str | os.PathLike,
     out: str | os.PathLike,
     model: str | os.PathLike | None = None,
-    fmax: float = 0.05,
-    steps: int = 100,
+    settings: RelaxSettings | None = None,
     log: str | os.PathLike | None = None,
     limit: int | None = None,
     relax_data: bool = False,
@@ -232,18 +232,21 @@ def build_hull_reference(
     """Energy per atom under ``model`` (default: the project's default potential) for every crystal in ``data``.
 
     Each (MP-relaxed) structure of ``data`` gets a single point at its own geometry (``energy_per_atom``); with
-    ``relax_data`` it is also relaxed (BFGS, ``fmax``, at most ``steps``) and ``energy_per_atom`` is the relaxed
-    value. Elements without an elemental crystal in ``data`` get one from ASE's reference state when that is a
-    plain fcc/bcc/hcp/diamond crystal (``source = ase_reference_state``); those are always relaxed, as their
-    starting lattice is experimental. Writes a CSV (gzipped for ``.gz``) to ``out`` and returns the table.
+    ``relax_data`` it is also relaxed (``relax.relax_structure`` under ``settings``, default
+    ``relax.RelaxSettings()``) and ``energy_per_atom`` is the relaxed value. Elements without an elemental crystal
+    in ``data`` get one from ASE's reference state when that is a plain fcc/bcc/hcp/diamond crystal
+    (``source = ase_reference_state``); those are always relaxed, as their starting lattice is experimental. Writes a CSV (gzipped for ``.gz``) to ``out`` and returns the table.
     """
     import time
 
     import pandas as pd
 
-    from relax.potential import DEFAULT_POTENTIAL, PotentialError, energy_per_atom, relax_structure
+    from relax import relax_structure
+    from relax.driver import RelaxationError
+    from relax.potential import DEFAULT_POTENTIAL, energy_per_atom
 
     model = model or DEFAULT_POTENTIAL
+    settings = settings or RelaxSettings()
     frame = pd.read_csv(data)
     if limit:
         frame = frame.head(limit)
@@ -268,12 +271,12 @@ def build_hull_reference(
             row["energy_per_atom_input_geometry"] = energy_per_atom(structure, model)
             row["energy_per_atom"] = row["energy_per_atom_input_geometry"]
             if relax_data or source != "train_pool":
-                relaxed, energy, converged, n = relax_structure(structure, model, fmax=fmax, steps=steps)
-                row.update(energy_per_atom=energy, relaxed=True, converged=converged, n_steps=n,
-                           volume_change_pct=100 * (relaxed.volume / structure.volume - 1))
+                run = relax_structure(structure, model, settings)
+                row.update(energy_per_atom=run.energy_per_atom, relaxed=True, converged=run.converged,
+                           n_steps=run.steps, volume_change_pct=100 * (run.structure.volume / structure.volume - 1))
             else:
                 row.update(relaxed=False)
-        except (PotentialError, StructureInputError) as exc:
+        except (RelaxationError, StructureInputError) as exc:  # PotentialError is a RelaxationError
             row.update(energy_per_atom=float("nan"), error=str(exc)[:200])
         rows.append(row)
         if (k + 1) % 100 == 0 or k + 1 == len(items):

@@ -20,16 +20,20 @@ import traceback
 
 import numpy as np
 
+from periodicnet.graph import bond_vectors
+from periodicnet.limits import GFNFF_TIME_LIMIT, MAX_BOND_STRETCH
+from relax.driver import RelaxSettings
 from relax.errors import RelaxError
-from periodicnet.limits import GFNFF_TIME_LIMIT, MAX_BOND_STRETCH, MIN_VOLUME_PER_ATOM
 
-DEFAULT_FMAX = 0.1
-DEFAULT_STEPS = 200
+SETTINGS = RelaxSettings(optimizer="FIRE", fmax=0.1, steps=200)
+"""GFN-FF's relaxation: a rough pre-relaxation for the potential (convergence is not required; the graph check
+below decides whether the result is used)."""
 RESTRAINT = {"k": 5.0, "stretch": 1.2}
 
 
-def _child(conn, workdir, numbers, cell, frac, edges, images, targets, fmax, steps):
-    """Runs in the forked child: optimise, send ``("ok", cell, frac, energy, nsteps)`` or ``("error", text)``."""
+def _child(conn, workdir, numbers, cell, frac, edges, images, targets, settings):
+    """Runs in the forked child: relax, send ``("ok", cell, frac, energy, nsteps)``, ``("guard", text)`` when a
+    guard of the driver stopped it, or ``("error", text)``."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
@@ -37,20 +41,19 @@ def _child(conn, workdir, numbers, cell, frac, edges, images, targets, fmax, ste
         os.chdir(workdir)
         from ase import Atoms
         from ase.calculators.mixing import SumCalculator
-        from ase.filters import FrechetCellFilter
-        from ase.optimize import FIRE
         from gfnff.ase_calculator import GFNFF
 
+        from relax.driver import RelaxationError, relax_atoms
         from relax.restraint import GraphRestraint
 
         atoms = Atoms(numbers=numbers, cell=cell, scaled_positions=frac, pbc=True)
         atoms.calc = SumCalculator([GFNFF(), GraphRestraint(edges, images, targets, **RESTRAINT)])
-        opt = FIRE(FrechetCellFilter(atoms), logfile=None)
-        for _ in opt.irun(fmax=fmax, steps=steps):
-            if atoms.get_volume() / len(atoms) < MIN_VOLUME_PER_ATOM:
-                break  # collapsing: stop now, the parent rejects the cell (each step only gets slower)
-        energy = float(atoms.get_potential_energy())
-        conn.send(("ok", np.asarray(atoms.cell), atoms.get_scaled_positions(wrap=False), energy, opt.nsteps))
+        try:
+            run = relax_atoms(atoms, settings)
+        except RelaxationError as exc:  # collapsed or exploded cell, non-finite numbers: stopped before evaluating
+            conn.send(("guard", str(exc)))
+            return
+        conn.send(("ok", np.asarray(atoms.cell), atoms.get_scaled_positions(wrap=False), run.energy, run.steps))
     except BaseException:  # report anything the library raises instead of dying silently
         conn.send(("error", traceback.format_exc(limit=3)))
     finally:
@@ -66,23 +69,23 @@ def gfnff_relax(
     images: np.ndarray,
     targets: np.ndarray,
     *,
-    fmax: float = DEFAULT_FMAX,
-    steps: int = DEFAULT_STEPS,
+    settings: RelaxSettings = SETTINGS,
     time_limit: float = GFNFF_TIME_LIMIT,
 ) -> tuple[np.ndarray, np.ndarray, float]:
-    """Relax positions and cell with periodic GFN-FF plus graph restraints; return ``(cell, frac, energy_eV)``.
+    """Relax positions and cell with periodic GFN-FF plus graph restraints (:func:`relax.driver.relax_atoms`
+    under ``settings``); return ``(cell, frac, energy_eV)``.
 
     Raises :class:`RelaxError` with reason ``gfnff_crashed`` (the child process died), or ``gfnff_failed`` (an
-    error inside GFN-FF, the time limit, or a result whose bonds no longer match the graph).
+    error inside GFN-FF, the time limit, a guard of the driver, or a result whose bonds no longer match the graph).
     """
     with tempfile.TemporaryDirectory(prefix="gfnff_") as workdir:  # removed even when the child crashes
-        return _run_child(workdir, numbers, cell, frac, edges, images, targets, fmax, steps, time_limit)
+        return _run_child(workdir, numbers, cell, frac, edges, images, targets, settings, time_limit)
 
 
-def _run_child(workdir, numbers, cell, frac, edges, images, targets, fmax, steps, time_limit):
+def _run_child(workdir, numbers, cell, frac, edges, images, targets, settings, time_limit):
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
-    args = (workdir, np.asarray(numbers), cell, frac, edges, images, targets, fmax, steps)
+    args = (workdir, np.asarray(numbers), cell, frac, edges, images, targets, settings)
     child = ctx.Process(target=_child, args=(send, *args))
     child.start()
     send.close()
@@ -104,15 +107,12 @@ def _run_child(workdir, numbers, cell, frac, edges, images, targets, fmax, steps
     if child.is_alive():  # pragma: no cover - the child exits right after sending
         child.kill()
         child.join()
+    if message[0] == "guard":
+        raise RelaxError("gfnff_failed", f"GFN-FF: {message[1]}")
     if message[0] != "ok":
         raise RelaxError("gfnff_failed", f"GFN-FF raised an error: {message[1].strip().splitlines()[-1]}")
     _, new_cell, new_frac, energy, _ = message
-    if not np.isfinite(energy) or not np.all(np.isfinite(new_cell)) or not np.all(np.isfinite(new_frac)):
-        raise RelaxError("gfnff_failed", "GFN-FF returned non-finite numbers")
-    volume = abs(float(np.linalg.det(new_cell))) / len(new_frac)
-    if volume < MIN_VOLUME_PER_ATOM:
-        raise RelaxError("gfnff_failed", f"GFN-FF collapsed the cell ({volume:.2f} A^3 per atom)")
-    d = (new_frac[edges[:, 1]] + images - new_frac[edges[:, 0]]) @ new_cell
+    d = bond_vectors(new_frac, edges, images) @ new_cell
     stretch = np.linalg.norm(d, axis=1) / targets
     if stretch.min() < 1 / MAX_BOND_STRETCH:
         k = int(np.argmin(stretch))

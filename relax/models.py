@@ -9,9 +9,10 @@ Lookup order for a model name (see ``docs/architecture.md`` and ``docs/models.md
 
 Anything else raises :class:`ModelNotFoundError` at once, naming what was tried and what to set.
 
-Loading also repairs two problems of matgl 4.1.2 with the published weights (explained in ``docs/models.md``):
-the message-aggregation direction of its PyG port (wrong energies for every compound, right ones for
-elements) and the ``weights_only`` unpickling of models that carry a target ``Normalizer``.
+Before building a model, loading applies :func:`relax.matgl_fix.apply_matgl_fix` (the message direction of
+matgl 4.1.2's PyG port: wrong energies for every compound, right ones for elements) and lets
+``torch.load(weights_only=True)`` read models that carry a target ``Normalizer`` (``docs/models.md``). The stored
+weights must fit the model exactly: a missing or an unexpected parameter name is a :class:`ModelLoadError`.
 """
 
 from __future__ import annotations
@@ -131,72 +132,6 @@ def find_model(name_or_path: str | os.PathLike) -> Path:
     )
 
 
-def _patch_matgl() -> None:
-    """Make matgl 4.1.x evaluate the published M3GNet/TensorNet/MEGNet weights as they were trained.
-
-    matgl's PyG port sums each edge's node-update message into the edge's *source* atom, while the
-    weights were trained with the sum at the *destination* atom (DGL's ``update_all`` convention).
-    For one-element crystals both give the same numbers, for compounds they do not (NaCl: -2.43
-    instead of -3.37 eV/atom, equilibrium volume 25-46 instead of 23 A^3/atom). The patch scatters
-    those messages into the destination atom (M3GNet, MEGNet); in TensorNet's embedding it swaps the two
-    atoms' features in the edge message, which is the same thing. The patch changes matgl's classes for the
-    whole process, so any matgl model loaded afterwards (also by plain ``matgl.load_model``) is corrected.
-    ``tests/test_potential.py`` checks the result.
-    """
-    import matgl
-    from matgl.layers import _embedding, _graph_convolution
-
-    if getattr(matgl, "_slices_aggregation_patched", False):
-        return
-    if not matgl.__version__.startswith("4.1."):
-        warnings.warn(
-            f"relax.models patches matgl 4.1.x; matgl {matgl.__version__} is untested here: "
-            "check tests/test_potential.py before trusting energies",
-            stacklevel=3,
-        )
-    _patch_m3gnet_conv(_graph_convolution.M3GNetGraphConv)
-    _patch_megnet_conv(_graph_convolution.MEGNetGraphConv)
-    _patch_tensor_embedding(_embedding.TensorEmbedding)
-    _allow_normalizer()
-    matgl._slices_aggregation_patched = True
-
-
-def _patch_m3gnet_conv(cls) -> None:
-    import torch
-    from matgl.utils.maths import scatter_add
-
-    def node_update_(self, edge_index, edge_feat, node_feat, rbf, u_per_edge, num_nodes):
-        src, dst = edge_index[0], edge_index[1]
-        parts = [node_feat[src], node_feat[dst], edge_feat]
-        if self.include_state:
-            parts.append(u_per_edge)
-        mess = self.node_update_func(torch.hstack(parts)) * self.node_weight_func(rbf)
-        return scatter_add(mess, dst, dim_size=num_nodes, dim=0)
-
-    cls.node_update_ = node_update_
-
-
-def _patch_megnet_conv(cls) -> None:
-    import torch
-    from matgl.utils.maths import scatter_mean
-
-    def node_update_(self, edge_index, edge_feat, node_feat, u_per_node, num_nodes):
-        ve = scatter_mean(edge_feat, edge_index[1], dim_size=num_nodes, dim=0)
-        return self.node_func(torch.hstack([node_feat, ve, u_per_node]))
-
-    cls.node_update_ = node_update_
-
-
-def _patch_tensor_embedding(cls) -> None:
-    original_message = cls.message
-
-    def message(self, x_i, x_j, *args, **kwargs):
-        # messages are summed into edge_index[0]; the weights expect that atom's features second
-        return original_message(self, x_j, x_i, *args, **kwargs)
-
-    cls.message = message
-
-
 def _allow_normalizer() -> None:
     """Let ``torch.load(weights_only=True)`` read models whose ``model.pt`` stores a target ``Normalizer``."""
     import torch
@@ -207,6 +142,32 @@ def _allow_normalizer() -> None:
 
 # Parameter names that changed between the matgl version that saved the published weights and matgl 4.1.
 _KEY_RENAMES = ((".readout.set2set.lstm.", ".readout.lstm."),)
+
+
+_ONE_HOT_SUFFIX = "element_refs.onehot"
+"""Stored by the matgl that saved the potentials, dropped by matgl 4.1: an identity matrix over the element list."""
+_DERIVED_BUFFER_SUFFIX = ".cutoff"
+"""Buffers matgl 4.1 sets from ``model.json``'s cutoff and older checkpoints do not store (basis expansions)."""
+
+
+def _align_layout(state: dict, fresh: dict) -> dict:
+    """Map the two known layout differences between the checkpoints and matgl 4.1, and nothing else.
+
+    An ``element_refs.onehot`` entry the model does not have is dropped only when it is an identity matrix (so no
+    information is lost); a missing ``*.cutoff`` buffer is taken from the freshly built model (it was set from the
+    same ``model.json``). Any other difference is left for :func:`_build` to refuse.
+    """
+    import torch
+
+    state = dict(state)
+    for key in [k for k in state if k.endswith(_ONE_HOT_SUFFIX) and k not in fresh]:
+        value = state[key]
+        if value.ndim == 2 and value.shape[0] == value.shape[1] and torch.equal(value, torch.eye(len(value))):
+            del state[key]
+    for key in fresh:
+        if key.endswith(_DERIVED_BUFFER_SUFFIX) and key not in state:
+            state[key] = fresh[key]
+    return state
 
 
 def _build(folder: Path):
@@ -234,17 +195,24 @@ def _build(folder: Path):
     state = torch.load(folder / "state.pt", map_location="cpu", weights_only=True)
     for old, new in _KEY_RENAMES:
         state = {k.replace(old, new): v for k, v in state.items()}
-    result = model.load_state_dict(state, strict=False)
-    params = {name for name, _ in model.named_parameters()}
-    missing = sorted(k for k in result.missing_keys if k in params)
-    if missing:
-        raise ModelLoadError(f"{folder}: {len(missing)} parameter(s) have no stored weights, e.g. {missing[:3]}")
+    state = _align_layout(state, model.state_dict())
+    expected = set(model.state_dict())
+    missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
+    if missing or unexpected:
+        raise ModelLoadError(
+            f"{folder}: the stored weights do not fit the model ({len(missing)} missing, e.g. {missing[:3]}; "
+            f"{len(unexpected)} unexpected, e.g. {unexpected[:3]})"
+        )
+    model.load_state_dict(state, strict=True)
     return model
 
 
 @functools.lru_cache(maxsize=8)
 def _load_cached(folder: str):
-    _patch_matgl()
+    from relax.matgl_fix import apply_matgl_fix
+
+    apply_matgl_fix()
+    _allow_normalizer()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # version notices that say nothing about these weights

@@ -21,6 +21,7 @@ from periodicnet.graph import barycentric_placement, bond_vectors
 from periodicnet.limits import MIN_DISTANCE
 from relax.bondtable import bond_length
 from relax.errors import RelaxError
+from relax.springs import gather_to_atoms, spring_energy
 
 REPULSION_WEIGHT = 1.0
 VOLUME_WEIGHT = 0.005  # per bond: a weak push to the roomiest metric the bonds allow (fixes what they leave free)
@@ -58,28 +59,18 @@ class _Objective:
         frac = x[9:].reshape(self.n, 3)
         g_a = np.zeros((3, 3))
         g_frac = np.zeros((self.n, 3))
-        # springs on edges: w ((|d| - L) / L)^2 (w = 1 for bonds, weaker for contacts)
-        f = frac[self.j] + self.t - frac[self.i]
-        d = f @ a
-        r = np.linalg.norm(d, axis=1) + 1e-12
-        u = (r - self.target) / self.target
-        energy = float(np.sum(self.w * u**2))
-        gd = (2 * self.w * u / self.target / r)[:, None] * d
-        g_a += f.T @ gd
-        gf = gd @ a.T
-        np.add.at(g_frac, self.j, gf)
-        np.add.at(g_frac, self.i, -gf)
+        # springs on edges w ((|d| - L) / L)^2 (w = 1 for bonds, weaker for contacts), and a one-sided repulsion
+        # ((|d| - d0) / d0)^2 for close non-bonded pairs
+        terms = [(self.i, self.j, self.t, self.target, self.w / self.target**2, "both")]
         if len(self.pi):
-            f = frac[self.pj] + self.pt - frac[self.pi]
-            d = f @ a
-            r = np.linalg.norm(d, axis=1) + 1e-12
-            u = np.minimum(r - self.d0, 0.0) / self.d0
-            energy += REPULSION_WEIGHT * float(np.sum(u**2))
-            gd = (REPULSION_WEIGHT * 2 * u / self.d0 / r)[:, None] * d
+            terms.append((self.pi, self.pj, self.pt, self.d0, REPULSION_WEIGHT / self.d0**2, "compress"))
+        energy = 0.0
+        for i, j, t, rest, stiffness, side in terms:
+            f = frac[j] + t - frac[i]
+            term, gd = spring_energy(f @ a, rest, stiffness, side)
+            energy += term
             g_a += f.T @ gd
-            gf = gd @ a.T
-            np.add.at(g_frac, self.pj, gf)
-            np.add.at(g_frac, self.pi, -gf)
+            g_frac += gather_to_atoms(gd @ a.T, i, j, self.n)
         # -mu log|det A|: fixes the parts of the metric the bond lengths leave free, invariantly
         mu = VOLUME_WEIGHT * len(self.target)
         det = np.linalg.det(a)

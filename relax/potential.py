@@ -1,47 +1,58 @@
-"""Stage 3 of reconstruction: relax a crystal with a matgl universal potential (ASE optimiser + cell filter).
+"""Energies and relaxations of a crystal with a matgl universal potential.
 
-``relax_structure`` returns ``(structure, energy_per_atom, converged, n_steps)``; ``energy_per_atom`` is a
-single point. Models are found with :func:`relax.models.find_model` and cached per process.
+:func:`relax_structure` is the project's one public way to relax a structure with a potential (the hull builder,
+screening and reconstruction's potential stage use it); it runs :func:`relax.driver.relax_atoms` with a
+:class:`~relax.driver.RelaxSettings`. :func:`energy_per_atom` is a single point. Models are found with
+:func:`relax.models.find_model`, loaded (with the matgl fix of :mod:`relax.matgl_fix`) and their ASE calculator
+cached per process.
 """
 
 from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
+from functools import lru_cache
 
-import numpy as np
-from pymatgen.core import Structure
-
-from periodicnet.limits import MAX_VOLUME_PER_ATOM, MIN_VOLUME_PER_ATOM
 from periodicnet.structure import validate_structure
+from relax.driver import RelaxationError, RelaxSettings, relax_atoms
 from relax.errors import RelaxError
 from relax.models import load_model
 
 __all__ = [
     "DEFAULT_POTENTIAL",
     "PotentialError",
+    "RelaxResult",
+    "calculator",
     "energy_per_atom",
     "load_potential",
-    "OPTIMIZERS",
-    "cell_filter",
-    "check_cell_volume",
-    "check_optimizer",
-    "make_optimizer",
     "missing_elements",
-    "new_calculator",
     "relax_structure",
 ]
 
 DEFAULT_POTENTIAL = "M3GNet-MP-2021.2.8-PES"  # chosen on evidence: docs/models.md
-DEFAULT_FMAX = 0.05  # eV/A (cell too); vs a tight relaxation: median 0.16% volume, 0.5 meV/atom (docs/models.md)
-DEFAULT_STEPS = 300
 
 
-class PotentialError(RelaxError):
-    """The potential could not evaluate or relax a structure (reason ``potential_failed``, or ``bad_input``)."""
+class PotentialError(RelaxationError):
+    """The potential cannot evaluate this structure: not a potential, an element it lacks (reason ``bad_input``),
+    or it failed or returned non-finite numbers (reason ``potential_failed``)."""
 
-    def __init__(self, message: str, reason: str = "potential_failed"):
-        super().__init__(reason, message)
+
+@dataclass(frozen=True)
+class RelaxResult:
+    """Outcome of :func:`relax_structure`.
+
+    ``structure`` is the last geometry (sites wrapped into the cell), ``energy_per_atom`` the potential's energy
+    there (eV/atom), ``converged`` whether the largest force (cell included) fell below ``settings.fmax``, ``steps``
+    the optimiser steps taken, ``status`` ``"ok"``, ``"not_converged"`` (steps used up with a force above
+    ``settings.accept_fmax``) or ``"timeout"`` (the deadline passed).
+    """
+
+    structure: object
+    energy_per_atom: float
+    converged: bool
+    steps: int
+    status: str
 
 
 def load_potential(model: str | os.PathLike = DEFAULT_POTENTIAL):
@@ -52,11 +63,17 @@ def load_potential(model: str | os.PathLike = DEFAULT_POTENTIAL):
     return pot
 
 
-def new_calculator(model: str | os.PathLike):
-    """A fresh ASE calculator for the potential (stress in eV/A^3, as ASE expects; matgl defaults to GPa)."""
+@lru_cache(maxsize=4)
+def _calculator(model: str):
     from matgl.ext.ase import PESCalculator
 
     return PESCalculator(load_potential(model), stress_unit="eV/A3")
+
+
+def calculator(model: str | os.PathLike = DEFAULT_POTENTIAL):
+    """The ASE calculator of a potential, one per model and process (stress in eV/A^3 as ASE expects; matgl's
+    default unit is GPa, which would make the cell forces 160x too large)."""
+    return _calculator(str(model))
 
 
 def missing_elements(model: str | os.PathLike, symbols) -> list[str]:
@@ -64,70 +81,22 @@ def missing_elements(model: str | os.PathLike, symbols) -> list[str]:
     return sorted(set(symbols) - set(load_potential(model).model.element_types))
 
 
-OPTIMIZERS = ("FIRE", "BFGS")  # the ASE optimisers a relaxation may use
+def _atoms(structure, model):
+    """Validated ASE atoms of ``structure`` with the potential's calculator attached."""
+    from pymatgen.io.ase import AseAtomsAdaptor
 
-
-def check_optimizer(name: str) -> None:
-    """Raise ``PotentialError`` (``bad_input``) unless ``name`` is one of :data:`OPTIMIZERS`."""
-    if name not in OPTIMIZERS:
-        raise PotentialError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}", "bad_input")
-
-
-def make_optimizer(name: str, target):
-    """The ASE optimiser ``name`` (see :data:`OPTIMIZERS`) on ``target`` (atoms or a cell filter), no log."""
-    from ase.optimize import BFGS, FIRE
-
-    check_optimizer(name)
-    return {"FIRE": FIRE, "BFGS": BFGS}[name](target, logfile=None)
-
-
-def _check_structure(structure, model) -> None:
     validate_structure(structure)
     unknown = missing_elements(model, (el.symbol for el in structure.composition))
     if unknown:
         raise PotentialError(f"potential {model!r} has no parameters for element(s) {', '.join(unknown)}", "bad_input")
-
-
-def check_cell_volume(atoms) -> None:
-    """Refuse to evaluate a collapsed or exploded cell: on a cell of a few A^3 a potential's neighbour list grows
-    without bound (seen: one step on CoNiPt2 at 0.12 A^3/atom took 75 s and 12 GB)."""
-    volume = abs(float(atoms.get_volume())) / len(atoms)
-    if not MIN_VOLUME_PER_ATOM <= volume <= MAX_VOLUME_PER_ATOM:
-        raise PotentialError(f"the cell {'collapsed' if volume < MIN_VOLUME_PER_ATOM else 'blew up'} during the "
-                             f"relaxation ({volume:.3g} A^3 per atom)")
-
-
-def cell_filter(atoms):
-    """``FrechetCellFilter`` that computes its (costly, matrix-log based) cell forces once per geometry.
-
-    ASE optimisers ask the filter for forces two or three times per step; the answer only depends on the
-    positions and the cell, so it is cached on those. Same numbers as the plain filter, ~25% less time.
-    """
-    from ase.filters import FrechetCellFilter
-
-    class CachedFrechetCellFilter(FrechetCellFilter):
-        _key = None
-        _cached: tuple[np.ndarray, np.ndarray] | None = None
-
-        def get_forces(self, **kwargs):
-            key = (self.atoms.positions.tobytes(), self.atoms.cell.array.tobytes())
-            if self._cached is None or key != self._key:
-                check_cell_volume(self.atoms)
-                self._cached = (super().get_forces(**kwargs), self.stress)
-                self._key = key
-            self.stress = self._cached[1]
-            return self._cached[0].copy()
-
-    return CachedFrechetCellFilter(atoms)
-
-
-def energy_per_atom(structure: Structure, model: str | os.PathLike = DEFAULT_POTENTIAL) -> float:
-    """Single-point energy per atom (eV/atom) of ``structure`` under the potential."""
-    from pymatgen.io.ase import AseAtomsAdaptor
-
-    _check_structure(structure, model)
     atoms = AseAtomsAdaptor.get_atoms(structure)
-    atoms.calc = new_calculator(model)
+    atoms.calc = calculator(model)
+    return atoms
+
+
+def energy_per_atom(structure, model: str | os.PathLike = DEFAULT_POTENTIAL) -> float:
+    """Single-point energy per atom (eV/atom) of ``structure`` under the potential."""
+    atoms = _atoms(structure, model)
     energy = float(atoms.get_potential_energy()) / len(atoms)
     if not math.isfinite(energy):
         raise PotentialError(f"the potential returned a non-finite energy for {structure.composition.reduced_formula}")
@@ -135,35 +104,32 @@ def energy_per_atom(structure: Structure, model: str | os.PathLike = DEFAULT_POT
 
 
 def relax_structure(
-    structure: Structure,
-    model: str | os.PathLike = DEFAULT_POTENTIAL,
-    fmax: float = DEFAULT_FMAX,
-    steps: int = DEFAULT_STEPS,
-    relax_cell: bool = True,
-    optimizer: str = "BFGS",
-) -> tuple[Structure, float, bool, int]:
-    """Relax atoms (and the cell when ``relax_cell``) to ``fmax`` eV/A within ``steps`` optimiser steps.
+    structure,
+    potential: str | os.PathLike = DEFAULT_POTENTIAL,
+    settings: RelaxSettings = RelaxSettings(),
+    *,
+    deadline: float | None = None,
+) -> RelaxResult:
+    """Relax a pymatgen ``Structure`` with the potential under ``settings`` (defaults: :class:`RelaxSettings`).
 
-    ASE ``BFGS`` (or ``FIRE``) on a ``FrechetCellFilter``. Returns ``(relaxed structure, energy per atom in eV,
-    converged, steps taken)``; a run that used up ``steps`` returns its last structure with ``converged=False``.
+    ``deadline`` is a ``time.monotonic()`` value; past it the run stops with status ``timeout``. Raises
+    ``StructureInputError`` for an unusable structure, :class:`PotentialError` when the potential lacks an element
+    or fails, :class:`~relax.driver.RelaxationError` when a guard of the driver trips (collapsed or exploded cell,
+    non-finite numbers), :class:`~relax.models.ModelNotFoundError` when the model is not found.
     """
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    if not (isinstance(fmax, (int, float)) and fmax > 0):
-        raise PotentialError(f"fmax must be a positive number, got {fmax!r}", "bad_input")
-    if not (isinstance(steps, int) and steps >= 0):
-        raise PotentialError(f"steps must be a non-negative integer, got {steps!r}", "bad_input")
-    check_optimizer(optimizer)
-    _check_structure(structure, model)
-    atoms = AseAtomsAdaptor.get_atoms(structure)
-    atoms.calc = new_calculator(model)
-    opt = make_optimizer(optimizer, cell_filter(atoms) if relax_cell else atoms)
+    if not isinstance(settings, RelaxSettings):
+        raise RelaxationError(f"settings must be a RelaxSettings, got {type(settings).__name__}", "bad_input")
+    atoms = _atoms(structure, potential)
     try:
-        converged = bool(opt.run(fmax=fmax, steps=steps))
-    except (RuntimeError, ValueError, FloatingPointError) as exc:
-        raise PotentialError(f"relaxation failed: {type(exc).__name__}: {exc}") from exc
-    energy = float(atoms.get_potential_energy()) / len(atoms)
-    if not math.isfinite(energy) or not np.all(np.isfinite(atoms.positions)):
-        raise PotentialError(f"relaxation of {structure.composition.reduced_formula} diverged (non-finite values)")
+        run = relax_atoms(atoms, settings, deadline=deadline)
+    except RelaxError:
+        raise
+    except (RuntimeError, ValueError, FloatingPointError, IndexError) as exc:  # raised inside matgl / torch
+        formula = structure.composition.reduced_formula
+        raise PotentialError(f"relaxation of {formula} failed: {type(exc).__name__}: {exc}") from exc
+    atoms.wrap()
     relaxed = AseAtomsAdaptor.get_structure(atoms)
-    return relaxed, energy, converged, int(opt.nsteps)
+    return RelaxResult(structure=relaxed, energy_per_atom=run.energy / len(atoms), converged=run.converged,
+                       steps=run.steps, status=run.status)

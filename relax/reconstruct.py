@@ -6,14 +6,16 @@ See ``docs/reconstruction.md`` for the stages, the reason codes and measured rat
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from periodicnet.elements import ATOMIC_NUMBER
+from periodicnet.errors import StructureInputError
 from periodicnet.limits import GFNFF_TIME_LIMIT, MIN_DISTANCE, RECONSTRUCTION_TIME_LIMIT
+from relax.driver import RelaxSettings
 from relax.errors import RelaxError
-from relax.refine import DEFAULT_MODEL
+from relax.potential import DEFAULT_POTENTIAL, RelaxResult, relax_structure
 
 STAGES = ("placement", "gfnff", "potential")
 
@@ -56,7 +58,7 @@ def reconstruct(
     edges,
     images,
     *,
-    potential: str = DEFAULT_MODEL,
+    potential: str = DEFAULT_POTENTIAL,
     stages: tuple[str, ...] = STAGES,
     time_limit: float = RECONSTRUCTION_TIME_LIMIT,
     seed: int = 0,
@@ -72,8 +74,9 @@ def reconstruct(
     molecular crystal into a 3D net: van der Waals target lengths and weak springs in the placement, no restraint
     in GFN-FF, no bond checks (:mod:`relax.targets`).
 
-    The potential relaxes every geometry the earlier stages produced (``fmax`` eV/A, ``steps``, ``optimizer``;
-    defaults in :mod:`relax.refine`) and keeps the lowest final energy; an unconverged winner gets a second round.
+    The potential relaxes every geometry the earlier stages produced (:func:`relax.potential.relax_structure`;
+    ``fmax`` eV/A, ``steps`` and ``optimizer`` override :class:`relax.driver.RelaxSettings`' defaults) and keeps the
+    lowest final energy; an unconverged winner gets a second round.
     Bad input (shapes, unknown elements, unknown stage names, a graph that is not a connected 3D net) raises
     :class:`RelaxError`; failures while reconstructing are returned as a ``status`` reason code.
     """
@@ -88,10 +91,7 @@ def reconstruct(
     unknown = [s for s in stages if s not in STAGES]
     if unknown or not stages or stages[0] != "placement":
         raise RelaxError("bad_input", f"stages must start with 'placement' and use only {STAGES}, got {stages}")
-    if optimizer is not None:
-        from relax.potential import check_optimizer
-
-        check_optimizer(optimizer)
+    _potential_settings(fmax, steps, optimizer)  # bad settings are bad input, before any work
     problem = embeddability(len(species), edges, images)
     if problem is not None:
         raise RelaxError("not_embeddable", problem[1])
@@ -140,25 +140,21 @@ def reconstruct(
                 result.status = "timeout"
                 return result
 
-    # stage 3: refinement with the universal potential, from every geometry the earlier stages produced (the
-    # placement, and GFN-FF's when it succeeded); the lowest final energy wins. Neither start is better on its own:
-    # GFN-FF misplaces metals, the placement misses distortions; multi-start fixed a quarter of the strict misses.
+    # stage 3: the universal potential relaxes every geometry the earlier stages produced (the placement, and
+    # GFN-FF's when it succeeded); the lowest final energy wins. Neither start is better on its own: GFN-FF misplaces
+    # metals, the placement misses distortions; multi-start fixed a quarter of the strict misses.
     if "potential" in stages:
-        from relax.refine import refine
-
         t0 = time.monotonic()
-        kwargs = {k: v for k, v in (("fmax", fmax), ("steps", steps), ("optimizer", optimizer)) if v is not None}
+        settings = _potential_settings(fmax, steps, optimizer)
         starts = [name for name in ("gfnff", "placement") if result.stage_status.get(name) == "ok"]
-        outcomes: dict[str, tuple] = {}
+        outcomes: dict[str, RelaxResult] = {}
         error: RelaxError | None = None
         for name in starts:
             if deadline - time.monotonic() <= 0:
                 error = error or RelaxError("timeout", "no time left for the potential relaxation")
                 break
-            begin = result.stage_structures[name]
             try:
-                outcomes[name] = refine(numbers, begin.lattice.matrix, begin.frac_coords, model=potential,
-                                        deadline=deadline, **kwargs)
+                outcomes[name] = _relax_start(result.stage_structures[name], potential, settings, deadline)
             except RelaxError as exc:
                 if exc.reason == "model_missing":
                     return _fail(result, exc, "potential", t0)
@@ -166,23 +162,23 @@ def reconstruct(
         if not outcomes:
             return _fail(result, error or RelaxError("timeout", "no time left for the potential relaxation"),
                          "potential", t0)
-        # prefer relaxations that converged, then the lower energy
-        best = min(outcomes, key=lambda name: (outcomes[name][3] != "ok", outcomes[name][2]))
-        cell, frac, energy, status = outcomes[best]
-        if status == "not_converged" and deadline - time.monotonic() > 0:
+        # prefer relaxations that finished, then the lower energy
+        best = min(outcomes, key=lambda name: (outcomes[name].status != "ok", outcomes[name].energy_per_atom))
+        final = outcomes[best]
+        if final.status == "not_converged" and deadline - time.monotonic() > 0:
             # one more round from where it stopped (new generated crystals can be far from a minimum)
             try:
-                cell, frac, energy, status = refine(numbers, cell, frac, model=potential, deadline=deadline, **kwargs)
+                final = _relax_start(final.structure, potential, settings, deadline)
             except RelaxError:
                 pass  # keep the first round's geometry and its not_converged status
         result.potential_start = best
-        result.potential_energies = {name: float(out[2]) for name, out in outcomes.items()}
-        _record(result, "potential", t0, _structure(species, cell, frac), status)
-        result.energy_per_atom = energy
-        if status != "ok":
-            result.status = status
+        result.potential_energies = {name: float(out.energy_per_atom) for name, out in outcomes.items()}
+        _record(result, "potential", t0, final.structure, final.status)
+        result.energy_per_atom = final.energy_per_atom
+        if final.status != "ok":
+            result.status = final.status
             result.message = {"timeout": "the potential relaxation passed the time limit",
-                              "not_converged": "the potential relaxation ran out of steps"}[status]
+                              "not_converged": "the potential relaxation ran out of steps"}[final.status]
     return result
 
 
@@ -196,6 +192,25 @@ def _contact_marks(contacts, n_edges: int) -> np.ndarray:
     if marks.dtype != bool and not np.all(np.isin(marks, (0, 1))):
         raise RelaxError("bad_input", "contacts must be booleans (True for a contact, False for a bond)")
     return marks.astype(bool)
+
+
+def _potential_settings(fmax: float | None, steps: int | None, optimizer: str | None) -> RelaxSettings:
+    """The driver's defaults with the caller's overrides (``None`` keeps a default); bad values raise a
+    ``bad_input`` :class:`~relax.driver.RelaxationError`."""
+    given = {k: v for k, v in (("fmax", fmax), ("steps", steps), ("optimizer", optimizer)) if v is not None}
+    return replace(RelaxSettings(), **given)
+
+
+def _relax_start(structure, potential, settings: RelaxSettings, deadline: float) -> RelaxResult:
+    """One potential relaxation; every failure but a missing model is a ``potential_failed`` :class:`RelaxError`."""
+    try:
+        return relax_structure(structure, potential, settings, deadline=deadline)
+    except StructureInputError as exc:  # e.g. GFN-FF left two non-bonded atoms on top of each other
+        raise RelaxError("potential_failed", f"the potential cannot start from this geometry: {exc}") from None
+    except RelaxError as exc:
+        if exc.reason in ("model_missing", "potential_failed"):
+            raise
+        raise RelaxError("potential_failed", str(exc)) from None
 
 
 def _record(result: Reconstruction, stage: str, t0: float, structure, status: str = "ok") -> None:

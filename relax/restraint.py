@@ -1,13 +1,16 @@
 """An ASE calculator that holds a crystal to its bond graph: flat-bottom springs on the graph's bonds.
 
-Energy ``k * max(0, r - stretch * L)^2`` per bond (``L`` the pair's target length), with forces and the stress a
-cell filter needs. Added to GFN-FF so that the force field cannot pull bonds of the graph apart.
+Energy ``k * max(0, r - stretch * L)^2`` per bond (``L`` the pair's target length; :func:`relax.springs.spring_energy`
+on the stretched side), with forces and the stress a cell filter needs. Added to GFN-FF so that the force field
+cannot pull bonds of the graph apart.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
+
+from relax.springs import gather_to_atoms, spring_energy
 
 
 class GraphRestraint(Calculator):
@@ -28,13 +31,8 @@ class GraphRestraint(Calculator):
         cell = np.asarray(self.atoms.cell)
         i, j = self.edges[:, 0], self.edges[:, 1]
         d = pos[j] + self.images @ cell - pos[i]
-        r = np.linalg.norm(d, axis=1) + 1e-12
-        excess = np.maximum(r - self.limit, 0.0)
-        energy = float(self.k * np.sum(excess**2))
-        g = (2 * self.k * excess / r)[:, None] * d  # dE/dd per bond
-        forces = np.zeros_like(pos)
-        np.add.at(forces, j, -g)
-        np.add.at(forces, i, g)
+        energy, g = spring_energy(d, self.limit, self.k, "stretch")  # g = dE/dd per bond
+        forces = -gather_to_atoms(g, i, j, len(pos))
         virial = g.T @ d  # sum over bonds of dE/dd (x) d
         volume = abs(np.linalg.det(cell))
         sigma = 0.5 * (virial + virial.T) / volume

@@ -61,10 +61,11 @@ CRYSTALS = {
 @pytest.mark.parametrize("name", sorted(CRYSTALS))
 def test_default_potential_gives_pbe_volumes(name):
     """Catches the matgl 4.1 aggregation bug (NaCl came out at 25-46 A^3/atom) and any unit slip in the stress."""
-    from relax.potential import relax_structure
+    from relax import RelaxSettings, relax_structure
 
     start, reference = CRYSTALS[name]
-    relaxed, energy, converged, n_steps = relax_structure(start, fmax=0.02, steps=300)
+    run = relax_structure(start, settings=RelaxSettings(fmax=0.02, steps=300))
+    relaxed, energy, converged, n_steps = run.structure, run.energy_per_atom, run.converged, run.steps
     volume = relaxed.volume / len(relaxed)
     assert converged, f"{name} did not converge in {n_steps} steps"
     assert abs(volume / reference - 1) < 0.03, f"{name}: {volume:.2f} A^3/atom vs PBE {reference:.2f}"
@@ -91,27 +92,28 @@ def test_compound_energies_of_every_potential(model):
 
 
 def test_relaxation_is_deterministic_and_consistent_with_single_point():
-    from relax.potential import energy_per_atom, relax_structure
+    from relax import relax_structure
+    from relax.potential import energy_per_atom
 
     start = CRYSTALS["SrTiO3"][0].copy()
     start.translate_sites([1], [0.08, 0.04, 0.0], frac_coords=False)  # Ti off-centre: something to relax
     first = relax_structure(start)
     second = relax_structure(start)
-    assert first[2] and first[3] > 0
-    assert first[1] == second[1] and first[3] == second[3]
-    assert np.allclose(first[0].lattice.matrix, second[0].lattice.matrix)
-    assert np.allclose(first[0].frac_coords, second[0].frac_coords)
-    assert energy_per_atom(first[0]) == pytest.approx(first[1], abs=1e-5)
-    assert energy_per_atom(start) > first[1]  # relaxing lowered the energy
+    assert first.converged and first.steps > 0 and first.status == "ok"
+    assert first.energy_per_atom == second.energy_per_atom and first.steps == second.steps
+    assert np.allclose(first.structure.lattice.matrix, second.structure.lattice.matrix)
+    assert np.allclose(first.structure.frac_coords, second.structure.frac_coords)
+    assert energy_per_atom(first.structure) == pytest.approx(first.energy_per_atom, abs=1e-5)
+    assert energy_per_atom(start) > first.energy_per_atom  # relaxing lowered the energy
 
 
 def test_fixed_cell_keeps_the_lattice():
-    from relax.potential import relax_structure
+    from relax import RelaxSettings, relax_structure
 
     start = CRYSTALS["NaCl"][0]
-    relaxed, _, converged, _ = relax_structure(start, relax_cell=False, fmax=0.02)
-    assert converged
-    assert np.allclose(relaxed.lattice.matrix, start.lattice.matrix)
+    run = relax_structure(start, settings=RelaxSettings(relax_cell=False, fmax=0.02))
+    assert run.converged
+    assert np.allclose(run.structure.lattice.matrix, start.lattice.matrix)
 
 
 def test_missing_model_fails_at_once_naming_the_variable(monkeypatch, tmp_path):
@@ -142,16 +144,35 @@ def test_a_folder_that_is_not_a_model_is_refused(tmp_path):
 
 
 def test_bad_inputs_raise_project_errors():
-    from relax.potential import PotentialError, energy_per_atom, relax_structure
+    from relax import RelaxSettings, relax_structure
+    from relax.driver import RelaxationError
+    from relax.potential import PotentialError, energy_per_atom
 
     with pytest.raises(StructureInputError):
         relax_structure("NaCl")
     overlapping = Structure(Lattice.cubic(5.0), ["Na", "Cl"], [[0, 0, 0], [0.01, 0, 0]])
     with pytest.raises(StructureInputError, match="overlap"):
         energy_per_atom(overlapping)
-    with pytest.raises(PotentialError, match="fmax"):
-        relax_structure(CRYSTALS["NaCl"][0], fmax=-1)
+    with pytest.raises(RelaxationError, match="fmax"):
+        relax_structure(CRYSTALS["NaCl"][0], settings=RelaxSettings(fmax=-1))
+    with pytest.raises(RelaxationError, match="RelaxSettings"):
+        relax_structure(CRYSTALS["NaCl"][0], settings={"fmax": 0.1})
     with pytest.raises(PotentialError, match="not an interatomic potential"):
         energy_per_atom(CRYSTALS["NaCl"][0], model="M3GNet-MP-2018.6.1-Eform")
-    with pytest.raises(PotentialError, match="Og|no parameters"):
-        energy_per_atom(Structure(Lattice.cubic(4.0), ["Og"], [[0, 0, 0]]))
+    with pytest.raises(PotentialError, match="no parameters for element.*Rn"):
+        energy_per_atom(Structure(Lattice.cubic(4.0), ["Rn"], [[0, 0, 0]]))  # an element the potential lacks
+    with pytest.raises(StructureInputError, match="'Og' is not a chemical element"):
+        energy_per_atom(Structure(Lattice.cubic(4.0), ["Og"], [[0, 0, 0]]))  # outside the project's table
+
+
+def test_relax_structure_reports_timeout_and_not_converged():
+    from relax import RelaxSettings, relax_structure
+
+    start = CRYSTALS["SrTiO3"][0].copy()
+    start.translate_sites([1], [0.08, 0.04, 0.0], frac_coords=False)
+    late = relax_structure(start, deadline=time.monotonic() - 1)
+    assert late.status == "timeout" and late.steps == 0 and not late.converged
+    short = relax_structure(start, settings=RelaxSettings(steps=1, accept_fmax=0.01))
+    assert short.status == "not_converged" and short.steps == 1 and not short.converged
+    frac = short.structure.frac_coords
+    assert len(frac) == len(start) and np.all((frac > -1e-8) & (frac < 1 + 1e-8))  # wrapped (ASE's tolerance)

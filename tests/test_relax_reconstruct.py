@@ -76,8 +76,11 @@ def test_full_pipeline_on_rock_salt_with_real_engines():
 
 
 def test_unknown_optimizer_raises():
-    with pytest.raises(RelaxError, match="optimizer must be one of"):
+    with pytest.raises(RelaxError, match="optimizer must be one of") as info:
         reconstruct(NACL.species, NACL.edges, NACL.images, optimizer="SGD")
+    assert info.value.reason == "bad_input"
+    with pytest.raises(RelaxError, match="fmax must be a positive"):
+        reconstruct(NACL.species, NACL.edges, NACL.images, fmax=0.0)
 
 
 def test_reconstruct_is_deterministic():
@@ -101,11 +104,17 @@ def test_time_limit_gives_timeout():
 
 def test_collapsed_cell_is_refused_before_the_potential_evaluates_it():
     require_model()
-    from relax.refine import refine
+    from ase import Atoms
+
+    from relax.driver import relax_atoms
+    from relax.potential import calculator
 
     # (one evaluation of such a cell took 75 s and 12 GB before the guard)
+    atoms = Atoms(numbers=[27, 28, 78, 78], cell=np.eye(3) * 0.8,
+                  scaled_positions=np.random.default_rng(0).random((4, 3)), pbc=True)
+    atoms.calc = calculator()
     with pytest.raises(RelaxError, match="collapsed") as info:
-        refine([27, 28, 78, 78], np.eye(3) * 0.8, np.random.default_rng(0).random((4, 3)))
+        relax_atoms(atoms)
     assert info.value.reason == "potential_failed"
 
 
