@@ -92,7 +92,7 @@ def run_ours(tasks: list[dict], out: Path, time_limit: float, options: dict) -> 
     from tqdm import tqdm
 
     import slices
-    from relax.refine import calculator
+    from relax.potential import calculator
     from slices.decode import decode_report
 
     warnings.filterwarnings("ignore")
@@ -126,15 +126,16 @@ def run_ours(tasks: list[dict], out: Path, time_limit: float, options: dict) -> 
         _append(out, record)
 
 
-def run_reference(tasks: list[dict], out: Path, work: Path, ref_python: str) -> None:
-    """Round trip every task with the reference (its own venv, a subprocess), then match with our pymatgen."""
+def run_reference(tasks: list[dict], out: Path, work: Path, ref_python: str, launch: bool = True) -> None:
+    """Round trip every task with the reference (its own venv, a subprocess; skipped when not ``launch``), then
+    match what it has written so far with our pymatgen."""
     from pymatgen.core import Structure
 
     raw = work / (out.stem + "_raw.jsonl")
     task_file = work / (out.stem + "_tasks.jsonl")
     done = _done(raw)
     todo = [t for t in tasks if t["id"] not in done]
-    if todo:
+    if todo and launch:
         task_file.write_text("".join(json.dumps(t) + "\n" for t in todo))
         driver = ROOT / "benchmarks" / "reference_driver.py"
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
@@ -254,8 +255,8 @@ def main(argv: list[str] | None = None) -> dict:
         if args.fmax is not None:
             options["fmax"] = args.fmax
         run_ours(tasks, ours_file, args.time_limit, options)
-    if args.side in ("reference", "both"):
-        run_reference(tasks, ref_file, work, args.ref_python)
+    if args.side in ("reference", "both", "summary"):
+        run_reference(tasks, ref_file, work, args.ref_python, launch=args.side != "summary")
     ids = {t["id"] for t in tasks}
     ours = {k: v for k, v in _done(ours_file).items() if k in ids}
     ref = {k: v for k, v in _done(ref_file).items() if k in ids}

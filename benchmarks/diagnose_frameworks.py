@@ -71,8 +71,8 @@ def main(argv=None) -> None:
 
     import slices
     from relax.bondtable import bond_length
-    from relax.reconstruct import reconstruct
-    from relax.refine import refine
+    from relax.reconstruct import STAGES, reconstruct
+    from relax import relax_structure
     from slices.encode import structure_graph
 
     warnings.filterwarnings("ignore")
@@ -94,16 +94,16 @@ def main(argv=None) -> None:
         graph = slices.parse(string)
         # the potential on the original crystal: does it keep it?
         t0 = time.perf_counter()
-        cell, frac, _, status = refine(original.atomic_numbers, original.lattice.matrix, original.frac_coords)
-        relaxed = Structure(cell, original.species, frac)
-        row["orig_relaxed"] = {"status": status, "v": relaxed.volume / len(relaxed), "s": time.perf_counter() - t0,
+        run = relax_structure(original)
+        relaxed = run.structure
+        row["orig_relaxed"] = {"status": run.status, "v": relaxed.volume / len(relaxed), "s": time.perf_counter() - t0,
                                **_matches(matchers, original, relaxed)}
         # bond targets vs the original's bonds: the encoder's graph, in the original's atom order
         own = structure_graph(original, reduce=False)
         for (i, j), length in zip(own.edges.tolist(), _bond_lengths(own, original)):
             a, b = sorted((own.species[i], own.species[j]))
             pair_ratio[f"{a}-{b}"].append(float(length / bond_length(a, b)))
-        r = reconstruct(graph.species, graph.edges, graph.images, time_limit=600)
+        r = reconstruct(graph.species, graph.edges, graph.images, time_limit=600, stages=STAGES)
         row["status"] = r.status
         row["stage_status"] = r.stage_status
         row["stage_s"] = {k: round(v, 2) for k, v in r.stage_times.items()}
