@@ -137,7 +137,8 @@ def reconstruct(
                 raise RelaxError("timeout", "no time left for GFN-FF")
             cell2, frac2, _ = gfnff_relax(  # restraints and bond checks on the bonds only (not the contacts)
                 numbers, cell, frac, edges[bonds], images[bonds], targets[bonds],
-                time_limit=gfnff_time_limit, wall_limit=min(10 * gfnff_time_limit, remaining)
+                time_limit=gfnff_time_limit,
+                wall_limit=min(10 * gfnff_time_limit, remaining / 2),  # half is kept for the potential
             )
             cell, frac = cell2, frac2
             _record(result, "gfnff", t0, _structure(species, cell, frac))
