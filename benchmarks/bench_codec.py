@@ -1,4 +1,6 @@
-"""Codec benchmark: encode throughput, encodable fraction, invariance, agreement with the reference strings.
+"""Codec benchmark: encode throughput, encodable fraction, invariance, agreement with the reference strings,
+encodable fraction of the larger-cell and framework dev sets with and without contacts, and the time to
+canonicalise 500- and 1,000-atom cells.
 
     python benchmarks/bench_codec.py [--data ../shared/data] [--n 1000] [--repeats 3]
 
@@ -22,13 +24,16 @@ from pymatgen.core import Structure
 from tqdm import tqdm
 
 import slices
+from slices.encode import structure_graph
+from slices.graph import SlicesGraph
+from slices.transforms import permute_atoms, supercell
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE.parents[1] / "shared" / "data"
 
 
 def load_structures(path: Path, n: int) -> tuple[pd.DataFrame, list[Structure]]:
-    table = pd.read_csv(path).head(n)
+    table = pd.read_csv(path, keep_default_na=False).head(n)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         structures = [Structure.from_str(cif, fmt="cif") for cif in table.cif]
@@ -97,6 +102,79 @@ def reference_agreement(data: Path) -> dict:
     return dict(counts)
 
 
+def encodable_by_set(data: Path) -> dict:
+    """Per dev set: how many crystals the bonds alone refuse (``complete=False``), how many are refused with contacts
+    (the default), and the reasons."""
+    out = {}
+    for name in ("mp20/dev_1000.csv.gz", "mp21_40/dev_300.csv.gz", "qmof/dev_140.csv.gz"):
+        _, structures = load_structures(data / name, 10**9)
+        row = {"n": len(structures)}
+        for label, complete in (("bonds_only", False), ("with_contacts", True)):
+            reasons, completed = Counter(), 0
+            for s in tqdm(structures, desc=f"{name} {label}"):
+                report = slices.check(s, complete=complete)
+                reasons["ok" if report.ok else report.reason] += 1
+                completed += report.completed
+            row[label] = {"refused": len(structures) - reasons["ok"], "reasons": dict(reasons)}
+            if complete:
+                row[label]["completed_with_contacts"] = completed
+        out[name.split(".")[0]] = row
+    return out
+
+
+def _large_graphs(data: Path, seed: int) -> dict[str, tuple[SlicesGraph, str | None]]:
+    """500- and 1,000-atom graphs: supercells of real crystals (atoms shuffled), and doped ones (one atom's element
+    changed, so no translation symmetry is left). Value: (graph, canonical string of the primitive crystal or None)."""
+    rng = np.random.default_rng(seed)
+    nacl = Structure.from_spacegroup("Fm-3m", [[5.64, 0, 0], [0, 5.64, 0], [0, 0, 5.64]], ["Na", "Cl"],
+                                     [[0, 0, 0], [0.5, 0.5, 0.5]])
+    diamond = Structure.from_spacegroup("Fd-3m", [[5.43, 0, 0], [0, 5.43, 0], [0, 0, 5.43]], ["Si"], [[0, 0, 0]])
+    _, dev = load_structures(data / "mp20" / "dev_1000.csv.gz", 200)
+    twenty = next(s for s in dev if len(s) == 20)
+    ten = next(s for s in dev if len(s) == 10)
+    cases = {
+        "NaCl conventional x125 (1000)": (nacl, (5, 5, 5), False),
+        "NaCl conventional x64 (512)": (nacl, (4, 4, 4), False),
+        "Si conventional x125 (1000)": (diamond, (5, 5, 5), False),
+        f"{twenty.composition.reduced_formula} x50 (1000)": (twenty, (5, 5, 2), False),
+        f"{ten.composition.reduced_formula} x50 (500)": (ten, (5, 5, 2), False),
+        f"{ten.composition.reduced_formula} x100 doped (1000)": (ten, (10, 5, 2), True),
+        f"{ten.composition.reduced_formula} x50 doped (500)": (ten, (5, 5, 2), True),
+    }
+    graphs = {}
+    for name, (structure, repeats, doped) in cases.items():
+        graph = supercell(structure_graph(structure, reduce=False), repeats)
+        graph = permute_atoms(graph, rng.permutation(graph.n_atoms))
+        if doped:
+            species = list(graph.species)
+            species[0] = "Li" if species[0] != "Li" else "Na"
+            graph = SlicesGraph(tuple(species), graph.edges, graph.images, graph.contacts)
+        graphs[name] = (graph, None if doped else slices.encode(structure))
+    return graphs
+
+
+def large_cell_times(data: Path, repeats: int, seed: int) -> dict:
+    """Seconds to canonicalise each large graph (all runs and the median), its size before and after reduction."""
+    out = {}
+    for name, (graph, primitive_string) in _large_graphs(data, seed).items():
+        string = graph.to_string()
+        runs = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            canonical = slices.canonical(string)
+            runs.append(time.perf_counter() - start)
+        out[name] = {
+            "atoms": graph.n_atoms,
+            "edges": graph.n_edges,
+            "canonical_atoms": slices.parse(canonical).n_atoms,
+            "same_as_primitive_crystal": None if primitive_string is None else canonical == primitive_string,
+            "seconds_runs": runs,
+            "seconds_median": float(np.median(runs)),
+        }
+        print(f"  {name}: {out[name]['seconds_median']:.2f} s", flush=True)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -105,6 +183,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
+    load_at_start = os.getloadavg()[0]  # other jobs on the machine slow every timing down; recorded with the result
     table, structures = load_structures(args.data / "mp20" / "dev_1000.csv.gz", args.n)
     slices.encode(structures[0])  # warm caches (element tables)
     rates, strings, reasons = [], None, None
@@ -124,10 +203,13 @@ def main() -> None:
     idempotent = sum(slices.canonical(s) == s for s in strings if s is not None)
 
     agreement = reference_agreement(args.data)
+    by_set = encodable_by_set(args.data)
+    large = large_cell_times(args.data, args.repeats, args.seed)
     result = {
         "dataset": "mp20/dev_1000",
         "n_structures": len(structures),
         "threads": os.environ.get("OMP_NUM_THREADS", "unset"),
+        "load_average_1min_at_start_and_end": [load_at_start, os.getloadavg()[0]],
         "machine": platform.processor() or platform.machine(),
         "encode_structures_per_second_median": float(np.median(rates)),
         "encode_structures_per_second_runs": [float(r) for r in rates],
@@ -139,6 +221,8 @@ def main() -> None:
         "invariance_tried": tried,
         "canonical_idempotent_fraction": idempotent / tried,
         "reference_agreement": agreement,
+        "encodable_by_set": by_set,
+        "large_cells": large,
     }
     out = HERE / "results" / "codec.json"
     out.parent.mkdir(exist_ok=True)
@@ -158,6 +242,13 @@ def main() -> None:
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
     print(f"failure reasons: {dict(reasons)}")
+    for name, row in by_set.items():
+        bonds_only, completed = row["bonds_only"], row["with_contacts"]
+        print(f"{name}: refused with bonds only {bonds_only['refused']}/{row['n']} {bonds_only['reasons']}; "
+              f"with contacts {completed['refused']}/{row['n']} {completed['reasons']}")
+    for name, row in large.items():
+        print(f"canonical of {name}: median {row['seconds_median']:.2f} s ({row['atoms']} atoms -> "
+              f"{row['canonical_atoms']})")
     print(f"wrote {out}")
 
 

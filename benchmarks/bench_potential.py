@@ -218,47 +218,6 @@ def bench_properties(data: Path, n: int) -> list[dict]:
     return rows
 
 
-def bench_hull(data: Path, reference: Path, n: int) -> dict:
-    """e_above_hull from the reference table + single points, against MP's e_above_hull for dev crystals;
-    and the effect of relaxing the references (single point at MP geometry vs relaxed) on a sample of them."""
-    from pipeline.properties import energy_above_hull, load_hull_reference
-    from relax.potential import energy_per_atom, relax_structure
-
-    table_rows = load_hull_reference(reference)
-    frame = pd.read_csv(data)
-    frame = frame[frame["e_above_hull"].notna()].head(n)
-    ours, theirs, n_nan = [], [], 0
-    t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for cif, ref in zip(frame["cif"], frame["e_above_hull"]):
-            s = Structure.from_str(cif, fmt="cif")
-            value = energy_above_hull(s.composition, energy_per_atom(s), table_rows)
-            if np.isnan(value):
-                n_nan += 1
-                continue
-            ours.append(value), theirs.append(ref)
-    ours, theirs = np.array(ours), np.array(theirs)
-    err = np.abs(ours - theirs)
-    ref_table = pd.read_csv(reference)
-    sample = ref_table[ref_table["source"] == "train_pool"].sample(min(60, len(ref_table)), random_state=0)
-    pool = pd.read_csv(data.parent / "train_pool.csv.gz").set_index("material_id")
-    shifts = []
-    for mid, e0 in zip(sample["material_id"], sample["energy_per_atom"]):
-        s = Structure.from_str(pool.loc[mid, "cif"], fmt="cif")
-        shifts.append(e0 - relax_structure(s).energy_per_atom)
-    clipped = np.abs(np.clip(ours, 0, None) - theirs)  # below our (sparser) hull counts as on it, as in MP
-    return {"n": int(len(frame)), "n_nan_missing_elemental_reference": n_nan, "n_compared": int(len(ours)),
-            "frac_below_reference_hull": float(np.mean(ours < -1e-6)),
-            "mae_vs_mp_eV": float(err.mean()), "mae_clipped_at_0_vs_mp_eV": float(clipped.mean()),
-            "median_ae_clipped_vs_mp_eV": float(np.median(clipped)),
-            "stable_agreement_50meV": float(np.mean((ours < 0.05) == (theirs < 0.05))),
-            "spearman": float(pd.Series(ours).corr(pd.Series(theirs), method="spearman")),
-            "seconds": time.perf_counter() - t0,
-            "reference_relaxation_shift_median_meV": 1e3 * float(np.median(shifts)),
-            "reference_relaxation_shift_p90_meV": 1e3 * float(np.quantile(shifts, 0.9))}
-
-
 def table(rows: list[dict], cols: list[str]) -> str:
     def fmt(v):
         return f"{v:.3f}" if isinstance(v, float) else str(v)
@@ -277,10 +236,8 @@ def main(argv=None) -> int:
     parser.add_argument("--n-props", type=int, default=200)
     parser.add_argument("--potentials", nargs="+", default=POTENTIALS)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "bench_potential.json")
-    parser.add_argument("--hull-reference", type=Path, default=REPO / "data" / "hull_reference.csv.gz")
-    parser.add_argument("--n-hull", type=int, default=200)
-    parser.add_argument("--sections", nargs="+", default=["known", "props", "relax", "hull"],
-                        choices=["known", "props", "relax", "hull", "costs"], help="parts to run (the JSON keeps the rest)")
+    parser.add_argument("--sections", nargs="+", default=["known", "props", "relax"],
+                        choices=["known", "props", "relax", "costs"], help="parts to run (the JSON keeps the rest)")
     args = parser.parse_args(argv)
 
     t_start = time.perf_counter()
@@ -316,11 +273,6 @@ def main(argv=None) -> int:
                     ["potential", "graph_ms", "model_call_ms", "frechet_filter_ms"]))
         for pot, value in costs.items():
             result.setdefault("step_costs", {}).setdefault(pot, {}).update(value)
-    if "hull" in args.sections:
-        hull = bench_hull(args.data, args.hull_reference, args.n_hull)
-        print("\n== energy above hull (default potential, single points) vs MP e_above_hull")
-        print(table([hull], list(hull)))
-        result["hull"] = hull
     result.update({
         "benchmark": "bench_potential",
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import torch
 
+from periodicnet.resources import shipped_data_path
+
 from generative.errors import GenerativeError
 from generative.model import GPT, GPTConfig
 from generative.tokenizer import Tokenizer
 
 FORMAT = "slices-gpt/1"
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "data" / "model" / "slices_gpt.pt"
+DEFAULT_MODEL = shipped_data_path("model/slices_gpt.pt")
 
 
 @dataclass

@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from periodicnet.arguments import check_seed, cli_type
+
+_seed = cli_type(check_seed, whole=True, name="the seed")
+
 TRAIN_HELP = """\
 Train the property-conditioned SLICES transformer on a CSV of crystals.
 
@@ -58,7 +62,7 @@ def register(subparsers) -> None:
     t.add_argument("--batch-size", type=int, default=32, help="sequences per step (default 32)")
     t.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3, cosine decay)")
     t.add_argument("--max-atoms", type=int, default=20, help="largest cell the vocabulary can write (default 20)")
-    t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    t.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     t.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
     t.add_argument("--workers", type=int, default=1, help="processes for encoding CIFs (at most 2; default 1)")
     t.add_argument("--cache-dir", default=None,
@@ -77,7 +81,7 @@ def register(subparsers) -> None:
                    "plain conditioning (default), 2-3 pushes harder toward them (twice the sampling time)")
     s.add_argument("--top-k", type=int, default=None, help="sample only among the k likeliest valid tokens")
     s.add_argument("--top-p", type=float, default=None, help="nucleus sampling threshold in (0, 1]")
-    s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    s.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     s.add_argument("--canonical", action="store_true",
                    help="write canonical strings; samples whose net has no canonical form are drawn again")
     s.add_argument("--model", default=None, help="checkpoint file (default: the shipped model in data/model/)")

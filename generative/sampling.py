@@ -11,6 +11,7 @@ import torch
 from generative.checkpoint import Bundle, load_model
 from generative.errors import GenerativeError
 from generative.grammar import GrammarState
+from periodicnet.arguments import check_seed
 
 _DEFAULT: Bundle | None = None
 
@@ -85,6 +86,7 @@ def sample(
     """
     conditions = {"band_gap": band_gap, "formation_energy": formation_energy}
     _check_args(n, temperature, top_k, top_p, conditions, guidance)
+    seed = check_seed(seed, error=GenerativeError)
     bundle = _resolve(model)
     for name, value in conditions.items():
         if value is not None and name not in bundle.properties:
@@ -93,7 +95,7 @@ def sample(
         raise GenerativeError(f"max_atoms must be a positive integer, got {max_atoms!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise GenerativeError(f"batch_size must be a positive integer, got {batch_size!r}")
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch.Generator().manual_seed(seed)
     out: list[str] = []
     drawn, max_draws = 0, 20 * n + 200
     while len(out) < n:

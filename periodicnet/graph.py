@@ -52,10 +52,23 @@ def validate_graph(species: Sequence[str], edges, images) -> tuple[list[str], np
 
 def normalise_edges(edges: np.ndarray, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Orient every edge as ``i <= j`` (self-loops with the lexicographically larger image), drop duplicates, sort."""
+    edges, images, _ = normalise_marked_edges(edges, images, None)
+    return edges, images
+
+
+def normalise_marked_edges(
+    edges: np.ndarray, images: np.ndarray, marks: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`normalise_edges` for edges that carry a boolean mark each (e.g. "is a contact, not a bond").
+
+    Returns ``(edges, images, marks)``; an edge given both marked and unmarked is kept once, unmarked.
+    ``marks=None`` means all unmarked.
+    """
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
     images = np.asarray(images, dtype=np.int64).reshape(-1, 3)
+    marks = np.zeros(len(edges), dtype=bool) if marks is None else np.asarray(marks, dtype=bool).reshape(-1)
     if edges.shape[0] == 0:
-        return edges, images
+        return edges, images, marks
     i, j = edges[:, 0].copy(), edges[:, 1].copy()
     t = images.copy()
     flip = i > j
@@ -66,42 +79,97 @@ def normalise_edges(edges: np.ndarray, images: np.ndarray) -> tuple[np.ndarray, 
         flip |= loop & (first_nonzero < 0)
     i[flip], j[flip] = edges[flip, 1], edges[flip, 0]
     t[flip] = -t[flip]
-    rows = np.unique(np.column_stack([i, j, t]), axis=0)
-    return rows[:, :2].copy(), rows[:, 2:].copy()
+    if not marks.any():
+        rows = np.unique(np.column_stack([i, j, t]), axis=0)
+        return rows[:, :2].copy(), rows[:, 2:].copy(), np.zeros(len(rows), dtype=bool)
+    rows = np.unique(np.column_stack([i, j, t, marks.astype(np.int64)]), axis=0)  # unmarked sorts first
+    first = np.ones(len(rows), dtype=bool)
+    first[1:] = (rows[1:, :5] != rows[:-1, :5]).any(axis=1)
+    rows = rows[first]
+    return rows[:, :2].copy(), rows[:, 2:5].copy(), rows[:, 5].astype(bool)
+
+
+def spanning_offsets(n_atoms: int, edges: np.ndarray, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A spanning forest of the quotient graph, walked breadth first from the lowest atom of each piece.
+
+    Returns ``(piece, offset, tree)``: the piece (connected component, numbered by first atom) of each atom, the
+    lattice cell (integer 3-vector) in which the forest reaches each atom's copy from its piece's first atom, and a
+    boolean per edge that is True for forest edges. ``offset[i] + t - offset[j]`` is then the net translation of the
+    cycle an edge ``(i, j, t)`` closes (zero for forest edges).
+    """
+    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    images = np.asarray(images, dtype=np.int64).reshape(-1, 3)
+    adjacency: list[list[tuple[int, int]]] = [[] for _ in range(n_atoms)]
+    for k, (i, j) in enumerate(edges.tolist()):
+        adjacency[i].append((k, j))
+        adjacency[j].append((k, i))
+    image_rows = images.tolist()
+    piece = [-1] * n_atoms
+    offset = [(0, 0, 0)] * n_atoms
+    tree = np.zeros(len(edges), dtype=bool)
+    n_pieces = 0
+    for start in range(n_atoms):
+        if piece[start] >= 0:
+            continue
+        piece[start] = n_pieces
+        queue = [start]
+        for a in queue:
+            oa = offset[a]
+            for k, b in adjacency[a]:
+                if piece[b] >= 0:
+                    continue
+                t = image_rows[k]
+                # edge k goes from edges[k, 0] to edges[k, 1] + t
+                if edges[k, 0] == a:
+                    offset[b] = (oa[0] + t[0], oa[1] + t[1], oa[2] + t[2])
+                else:
+                    offset[b] = (oa[0] - t[0], oa[1] - t[1], oa[2] - t[2])
+                piece[b] = n_pieces
+                tree[k] = True
+                queue.append(b)
+        n_pieces += 1
+    return np.array(piece, dtype=np.int64), np.array(offset, dtype=np.int64).reshape(-1, 3), tree
+
+
+def integer_row_basis(vectors: np.ndarray) -> np.ndarray:
+    """A basis (rows) of the integer lattice spanned by the integer rows of ``vectors``, by integer row reduction.
+
+    The result has as many rows as the lattice's rank (0 to 3), in echelon form.
+    """
+    rows = [list(map(int, v)) for v in np.asarray(vectors).reshape(-1, 3)]
+    basis = []
+    for col in range(3):
+        while True:
+            live = [r for r in rows if r[col] != 0]
+            if len(live) <= 1:
+                break
+            live.sort(key=lambda r: abs(r[col]))
+            pivot = live[0]
+            for r in live[1:]:
+                q = r[col] // pivot[col]
+                for k in range(3):
+                    r[k] -= q * pivot[k]
+        pivot_rows = [r for r in rows if r[col] != 0]
+        if not pivot_rows:
+            continue
+        pivot = pivot_rows[0]
+        rows.remove(pivot)
+        basis.append(pivot)
+    return np.array(basis, dtype=np.int64).reshape(-1, 3)
 
 
 def cycle_images(n_atoms: int, edges: np.ndarray, images: np.ndarray) -> tuple[np.ndarray, int, int]:
-    """Net translation of each fundamental cycle of the quotient graph (union-find with cell offsets).
+    """Net translation of each fundamental cycle of the quotient graph (of a breadth-first spanning forest).
 
     Returns ``(vectors, rank, n_components)``: one integer 3-vector per non-tree edge, the rank of the lattice they
     span (3 for a 3D net), and the number of connected components of the quotient graph.
     """
-    parent = list(range(n_atoms))
-    offset = [np.zeros(3, dtype=np.int64) for _ in range(n_atoms)]  # cell of the atom's copy, relative to parent
-
-    def find(a: int) -> tuple[int, np.ndarray]:
-        shift = np.zeros(3, dtype=np.int64)
-        while parent[a] != a:
-            shift = shift + offset[a]
-            a = parent[a]
-        return a, shift
-
-    cycles = []
-    for (i, j), t in zip(np.asarray(edges).tolist(), np.asarray(images).tolist()):
-        ri, si = find(i)
-        rj, sj = find(j)
-        t = np.asarray(t, dtype=np.int64)
-        if ri == rj:
-            # the tree reaches i in cell si and j in cell sj; the edge reaches j in cell si + t
-            cycles.append(si + t - sj)
-        else:
-            # hang rj's tree under ri so that the tree reaches j in cell si + t
-            parent[rj] = ri
-            offset[rj] = si + t - sj
-    roots = {find(a)[0] for a in range(n_atoms)}
-    vectors = np.array(cycles, dtype=np.int64).reshape(-1, 3)
+    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    images = np.asarray(images, dtype=np.int64).reshape(-1, 3)
+    piece, offset, tree = spanning_offsets(n_atoms, edges, images)
+    vectors = (offset[edges[:, 0]] + images - offset[edges[:, 1]])[~tree]
     rank = int(np.linalg.matrix_rank(vectors)) if len(vectors) else 0
-    return vectors, rank, len(roots)
+    return vectors, rank, int(piece.max()) + 1 if n_atoms else 0
 
 
 def components(n_atoms: int, edges: np.ndarray) -> list[list[int]]:
@@ -116,15 +184,47 @@ def components(n_atoms: int, edges: np.ndarray) -> list[list[int]]:
 
 def component_ranks(n_atoms: int, edges: np.ndarray, images: np.ndarray) -> list[int]:
     """Periodic dimensionality (0-3) of each connected piece of the quotient graph (see :func:`components`)."""
+    return [len(basis) for basis in piece_lattices(n_atoms, edges, images)[2]]
+
+
+def piece_lattices(
+    n_atoms: int, edges: np.ndarray, images: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Which infinite piece of the periodic graph each atom copy belongs to.
+
+    Returns ``(piece, offset, bases)`` (``piece`` and ``offset`` as in :func:`spanning_offsets`) and, per piece,
+    an integer basis of the translations that map the piece onto itself (rank 0 for a molecule, 1 for a chain, 2
+    for a layer, 3 for a framework). The copy of atom ``a`` in cell ``c`` and that of ``b`` in cell ``d`` are
+    connected through the graph exactly when :func:`same_piece` says so.
+    """
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
     images = np.asarray(images, dtype=np.int64).reshape(-1, 3)
-    ranks = []
-    for members in components(n_atoms, edges):
-        index = {a: k for k, a in enumerate(members)}
-        mask = np.isin(edges[:, 0], members)
-        sub_edges = np.array([[index[i], index[j]] for i, j in edges[mask].tolist()], dtype=np.int64).reshape(-1, 2)
-        ranks.append(cycle_images(len(members), sub_edges, images[mask])[1])
-    return ranks
+    piece, offset, tree = spanning_offsets(n_atoms, edges, images)
+    vectors = offset[edges[:, 0]] + images - offset[edges[:, 1]]
+    owner = piece[edges[:, 0]]
+    n_pieces = int(piece.max()) + 1 if n_atoms else 0
+    bases = [integer_row_basis(vectors[(owner == p) & ~tree]) for p in range(n_pieces)]
+    return piece, offset, bases
+
+
+def same_piece(piece, offset, bases, i: np.ndarray, j: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """For pairs (atom ``i`` in the home cell, atom ``j`` in cell ``t``): whether the two copies are connected
+    through the graph (are parts of one molecule, chain, layer or framework). Arguments from :func:`piece_lattices`."""
+    i, j = np.asarray(i, dtype=np.int64), np.asarray(j, dtype=np.int64)
+    t = np.asarray(t, dtype=np.int64).reshape(-1, 3)
+    # i's copy in cell 0 is the copy of piece[i]'s first atom shifted by -offset[i]; j's in cell t by t - offset[j]
+    gap = offset[i] + t - offset[j]
+    result = piece[i] == piece[j]
+    for p in np.unique(piece[i][result]).tolist():
+        rows = np.flatnonzero(result & (piece[i] == p))
+        basis = bases[p]
+        if len(basis) == 0:
+            result[rows] = ~gap[rows].any(axis=1)
+            continue
+        coeffs, *_ = np.linalg.lstsq(basis.T.astype(float), gap[rows].T.astype(float), rcond=None)
+        whole = np.rint(coeffs).astype(np.int64)
+        result[rows] = (whole.T @ basis == gap[rows]).all(axis=1)
+    return result
 
 
 _DIMENSION_NAMES = {0: "0D (molecules or clusters)", 1: "1D (chains)", 2: "2D (layers)"}
@@ -166,17 +266,18 @@ def embeddability(n_atoms: int, edges: np.ndarray, images: np.ndarray) -> tuple[
 def barycentric_placement(n_atoms: int, edges: np.ndarray, images: np.ndarray) -> np.ndarray:
     """Fractional positions (n, 3) of the periodic equilibrium placement: every atom at the centroid of its bonded
     neighbours' images, atom 0 at the origin (a linear solve of the graph Laplacian; the graph must be connected)."""
+    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    images = np.asarray(images, dtype=np.int64).reshape(-1, 3)
+    keep = edges[:, 0] != edges[:, 1]  # a self-loop pulls an atom equally both ways
+    i, j, t = edges[keep, 0], edges[keep, 1], images[keep].astype(float)
     lap = np.zeros((n_atoms, n_atoms))
+    np.add.at(lap, (i, i), 1.0)
+    np.add.at(lap, (j, j), 1.0)
+    np.add.at(lap, (i, j), -1.0)
+    np.add.at(lap, (j, i), -1.0)
     rhs = np.zeros((n_atoms, 3))
-    for (i, j), t in zip(np.asarray(edges).tolist(), np.asarray(images).tolist()):
-        if i == j:
-            continue  # a self-loop pulls an atom equally both ways
-        lap[i, i] += 1
-        lap[j, j] += 1
-        lap[i, j] -= 1
-        lap[j, i] -= 1
-        rhs[i] += t  # sum_j (p_j + t - p_i) = 0  ->  L p = b
-        rhs[j] -= t
+    np.add.at(rhs, i, t)  # sum_j (p_j + t - p_i) = 0  ->  L p = b
+    np.add.at(rhs, j, -t)
     pos = np.zeros((n_atoms, 3))
     if n_atoms > 1:
         pos[1:] = np.linalg.solve(lap[1:, 1:], rhs[1:])

@@ -11,6 +11,13 @@ MIN_VOLUME_PER_ATOM = 2.0
 MAX_VOLUME_PER_ATOM = 500.0
 """Above this a relaxation has blown the cell up."""
 
+MAX_INPUT_VOLUME_PER_ATOM = 1e5
+"""An input cell with more volume per atom (a 46 A cube per atom) is refused: a molecule in a box is far below it, and
+a neighbour search over a bigger cell needs memory in proportion to its volume (a 6e5 A cube asked for 2e14 bytes)."""
+
+MAX_FRACTIONAL_COORDINATE = 1e6
+"""An input site further than this many cells from the unit cell is refused (its place in the cell is lost)."""
+
 MAX_BOND_STRETCH = 1.5
 """A graph bond longer than this times its target length (or shorter than 1/this) is broken."""
 
@@ -24,3 +31,6 @@ RECONSTRUCTION_TIME_LIMIT = 120.0
 
 CANDIDATE_TIME_LIMIT = 120.0
 """Default per-candidate limit in ``slices generate`` (the decode worker is stopped after it)."""
+
+MAX_SEED = 2**63 - 1
+"""Largest random seed accepted (fits a signed 64-bit integer: torch, numpy, JSON and CSV all keep it exact)."""

@@ -8,7 +8,7 @@ import numpy as np
 
 from periodicnet.elements import is_element
 from periodicnet.errors import StructureInputError
-from periodicnet.limits import MIN_DISTANCE
+from periodicnet.limits import MAX_FRACTIONAL_COORDINATE, MAX_INPUT_VOLUME_PER_ATOM, MIN_DISTANCE
 
 
 def closest_pair(structure) -> tuple[float, int, int]:
@@ -27,8 +27,9 @@ def validate_structure(structure: object, *, max_sites: int | None = None):
     """Return ``structure`` if it is a usable crystal, else raise :class:`StructureInputError` saying why.
 
     Usable: a pymatgen ``Structure`` with 1..``max_sites`` ordered sites of elements H..Lr, a finite lattice of
-    non-zero volume, and no two atoms (an atom and its own images included) closer than
-    :data:`~periodicnet.limits.MIN_DISTANCE`.
+    non-zero volume and at most :data:`~periodicnet.limits.MAX_INPUT_VOLUME_PER_ATOM` per atom, finite fractional
+    coordinates within :data:`~periodicnet.limits.MAX_FRACTIONAL_COORDINATE` of the cell, and no two atoms (an
+    atom and its own images included) closer than :data:`~periodicnet.limits.MIN_DISTANCE`.
     """
     from pymatgen.core import Structure
 
@@ -45,9 +46,26 @@ def validate_structure(structure: object, *, max_sites: int | None = None):
         if not is_element(symbol):
             raise StructureInputError(f"site species {symbol!r} is not a chemical element (H to Lr)")
     matrix = structure.lattice.matrix
+    if not np.all(np.isfinite(matrix)):
+        raise StructureInputError("the lattice vectors are not finite numbers")
     volume = structure.lattice.volume
-    if not np.all(np.isfinite(matrix)) or not math.isfinite(volume) or volume < 1e-3:
+    if not math.isfinite(volume) or volume < 1e-3:
         raise StructureInputError(f"the lattice is degenerate (volume {volume:.3g} A^3)")
+    if volume / len(structure) > MAX_INPUT_VOLUME_PER_ATOM:
+        raise StructureInputError(
+            f"the cell holds {volume / len(structure):.3g} A^3 per atom, more than {MAX_INPUT_VOLUME_PER_ATOM:g}: "
+            f"no crystal is that sparse (is the cell given in Angstrom?)"
+        )
+    frac = structure.frac_coords
+    if not np.all(np.isfinite(frac)):
+        raise StructureInputError(f"site {int(np.flatnonzero(~np.isfinite(frac).all(axis=1))[0])} has a coordinate "
+                                  f"that is not a finite number")
+    if np.abs(frac).max() > MAX_FRACTIONAL_COORDINATE:
+        k = int(np.abs(frac).max(axis=1).argmax())
+        raise StructureInputError(
+            f"site {k} lies {np.abs(frac[k]).max():.3g} cells away from the unit cell (more than "
+            f"{MAX_FRACTIONAL_COORDINATE:g}): its place in the cell is lost to rounding; wrap it into the cell first"
+        )
     distance, i, j = closest_pair(structure)
     if distance < MIN_DISTANCE:
         pair = f"atom {i} and its own periodic image" if i == j else f"atoms {i} and {j}"

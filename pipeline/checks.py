@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import warnings
-
+from periodicnet.chemistry import smact_valid
 from periodicnet.limits import MIN_DISTANCE
 
 
@@ -25,27 +24,16 @@ def structure_valid(structure, tol: float = MIN_DISTANCE) -> bool:
     return not any(len(site) for site in structure.get_all_neighbors(tol))
 
 
-def composition_valid(composition) -> bool:
-    """SMACT check: some choice of oxidation states is charge neutral and passes the electronegativity test.
-
-    Pure metals and intermetallic alloys count as valid (the usual convention of CDVAE-style benchmarks).
-    """
-    from smact.screening import smact_validity
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            return bool(smact_validity(composition, use_pauling_test=True, include_alloys=True))
-        except (KeyError, ValueError, TypeError):
-            return False  # an element SMACT has no data for
+composition_valid = smact_valid
+"""The project's one SMACT test (:func:`periodicnet.chemistry.smact_valid`, SMACT's 2014 oxidation-state set)."""
 
 
 def space_group(structure, symprec: float = 0.1) -> tuple[str | None, int | None]:
     """International symbol and number of the space group (None, None when spglib cannot tell)."""
-    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer, SymmetryUndeterminedError
 
     try:
         analyzer = SpacegroupAnalyzer(structure, symprec=symprec)
         return analyzer.get_space_group_symbol(), int(analyzer.get_space_group_number())
-    except Exception:  # spglib gives up on badly distorted cells
+    except SymmetryUndeterminedError:  # spglib gives up on badly distorted cells
         return None, None

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from fnmatch import fnmatch
 from pathlib import Path
+
+from periodicnet.arguments import check_seed, check_time_limit, cli_type
+from periodicnet.limits import RECONSTRUCTION_TIME_LIMIT
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -12,12 +16,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "encode",
         help="crystal files -> canonical SLICES strings",
         description="Read crystal structures (CIF, POSCAR, or anything pymatgen reads) and print one canonical SLICES "
-        "string per structure. A file that cannot be encoded prints an error line on stderr and the command "
-        "goes on; the exit status is 1 if any failed.",
+        "string per structure. A CIF with several data blocks gives one line per block, in file order "
+        "(--with-name labels them FILE#BLOCK). A file or block that cannot be encoded prints an error line on "
+        "stderr and the command goes on; the exit status is 1 if any failed.",
     )
     enc.add_argument("files", nargs="+", type=Path, help="structure files")
     enc.add_argument("--bonds", choices=("econ", "crystalnn"), default="econ", help="bond finder (default: econ)")
-    enc.add_argument("--with-name", action="store_true", help="prefix each line with the file name and a tab")
+    enc.add_argument("--with-name", action="store_true", help="prefix each line with the file name (FILE#BLOCK for "
+                     "a CIF with several data blocks) and a tab")
     enc.set_defaults(handler=_encode)
 
     can = subparsers.add_parser(
@@ -33,18 +39,46 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "decode",
         help="SLICES strings -> relaxed crystals (CIF)",
         description="Rebuild the crystal of each SLICES string (placement, GFN-FF, universal potential) and write "
-        "it as CIF: to --out DIR as crystal_<k>.cif, or to standard output.",
+        "it as CIF: to --out DIR as crystal_<k>.cif (replacing an older file of that name), or to standard output.",
     )
     dec.add_argument("strings", nargs="+", help="SLICES strings, or '-' for standard input")
     dec.add_argument("--out", type=Path, help="folder for the CIF files (default: print to stdout)")
     dec.add_argument("--model", default=None, help="potential name or folder (default: the project's default)")
+    dec.add_argument("--seed", type=cli_type(check_seed, whole=True, name="the seed"), default=0,
+                     help="seed of the placement's tie-breaking perturbation (default 0)")
+    dec.add_argument("--time-limit", type=cli_type(check_time_limit, whole=False, name="the time limit"),
+                     default=RECONSTRUCTION_TIME_LIMIT, metavar="SECONDS",
+                     help=f"time limit per string (default {RECONSTRUCTION_TIME_LIMIT:.0f})")
     dec.set_defaults(handler=_decode)
+
+
+def _unreadable_file_errors() -> tuple[type[BaseException], ...]:
+    """What pymatgen's ``Structure.from_file`` raises for a file it cannot read, found by trying malformed CIF, POSCAR,
+    JSON, YAML, XML, CSSR, RES and XSF files: ValueError (CIF, numbers, JSON syntax, unknown extension),
+    IndexError/KeyError (POSCAR, JSON), TypeError (JSON/YAML of the wrong shape), AttributeError (an empty
+    vasprun.xml), SyntaxError (lxml, RES), ruamel's YAMLError (YAML syntax), OSError (a folder, no permission)."""
+    from ruamel.yaml.error import YAMLError
+
+    return (OSError, ValueError, LookupError, TypeError, AttributeError, SyntaxError, YAMLError)
 
 
 def _strings(values: list[str]) -> list[str]:
     if values == ["-"]:
         return [line.strip() for line in sys.stdin if line.strip()]
     return values
+
+
+def _crystal_texts(path: Path) -> list[tuple[str, str | None]]:
+    """``(label, CIF text)`` for each data block of a CIF (label ``FILE#BLOCK`` when there are several), or
+    ``[(FILE, None)]`` for a file to read whole."""
+    from pymatgen.io.cif import CifFile
+
+    if not fnmatch(path.name.lower(), "*.cif*"):
+        return [(str(path), None)]
+    blocks = CifFile.from_file(path).data
+    if len(blocks) < 2:
+        return [(str(path), None)]
+    return [(f"{path}#{name}", str(block)) for name, block in blocks.items()]
 
 
 def _encode(args: argparse.Namespace) -> int:
@@ -54,27 +88,36 @@ def _encode(args: argparse.Namespace) -> int:
 
     import slices
 
+    unreadable = _unreadable_file_errors()
     failed = 0
     for path in args.files:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                structure = Structure.from_file(path)
-        except FileNotFoundError:
-            print(f"{path}: error: no such file", file=sys.stderr)
+        if not path.is_file():
+            print(f"{path}: error: {'not a file' if path.exists() else 'no such file'}", file=sys.stderr)
             failed += 1
             continue
-        except Exception as exc:  # pymatgen raises many kinds for unreadable files
-            print(f"{path}: error: pymatgen could not read it as a crystal ({type(exc).__name__}: {exc})", file=sys.stderr)
-            failed += 1
-            continue
-        try:
-            string = slices.encode(structure, bonds=args.bonds)
-        except slices.SlicesError as exc:
-            print(f"{path}: error: {exc}", file=sys.stderr)
-            failed += 1
-            continue
-        print(f"{path}\t{string}" if args.with_name else string)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                crystals = _crystal_texts(path)
+            except (OSError, UnicodeDecodeError) as exc:
+                print(f"{path}: error: cannot read it as text ({exc})", file=sys.stderr)
+                failed += 1
+                continue
+            for label, text in crystals:
+                try:
+                    structure = Structure.from_file(path) if text is None else Structure.from_str(text, fmt="cif")
+                except unreadable as exc:
+                    print(f"{label}: error: pymatgen could not read it as a crystal ({type(exc).__name__}: {exc})",
+                          file=sys.stderr)
+                    failed += 1
+                    continue
+                try:
+                    string = slices.encode(structure, bonds=args.bonds)
+                except slices.SlicesError as exc:
+                    print(f"{label}: error: {exc}", file=sys.stderr)
+                    failed += 1
+                    continue
+                print(f"{label}\t{string}" if args.with_name else string)
     return 1 if failed else 0
 
 
@@ -94,9 +137,13 @@ def _canonical(args: argparse.Namespace) -> int:
 def _decode(args: argparse.Namespace) -> int:
     import slices
 
-    kwargs = {"potential": args.model} if args.model else {}
+    from pipeline.rundir import ensure_folder, write_atomic
+
+    kwargs = {"seed": args.seed, "time_limit": args.time_limit}
+    if args.model:
+        kwargs["potential"] = args.model
     if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
+        ensure_folder(args.out)
     failed = 0
     for k, string in enumerate(_strings(args.strings)):
         try:
@@ -107,7 +154,7 @@ def _decode(args: argparse.Namespace) -> int:
             continue
         if args.out:
             path = args.out / f"crystal_{k}.cif"
-            structure.to(filename=str(path))
+            write_atomic(path, structure.to(fmt="cif"))
             print(f"{path}\t{structure.composition.reduced_formula}")
         else:
             print(structure.to(fmt="cif"))

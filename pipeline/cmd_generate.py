@@ -5,17 +5,22 @@ from __future__ import annotations
 import argparse
 import sys
 
+from periodicnet.arguments import check_count, check_seed, check_time_limit, cli_type
+
 HELP = """\
 Sample candidate SLICES strings from the shipped model, rebuild and relax each crystal in parallel, drop invalid
 ones (atoms closer than 0.5 A, no SMACT charge-neutral assignment, and, with --require-topology, bond topology lost in relaxation), duplicates and
-crystals already in the training data, predict band gap, formation energy and energy above hull, and write:
+crystals already known (training data, and every crystal of the shared data sets), predict band gap, formation
+energy and energy above the hull of known materials (Materials Project), and write:
 
   OUT/candidates.csv, candidates.json   one row per candidate: string, formula, space group, energies,
                                         predictions, novelty, status (ok = kept, else the reason it was dropped)
-  OUT/cif/*.cif                         one CIF per kept candidate
+  OUT/cif/*.cif                         one CIF per kept candidate, in its refined space group
   OUT/report.md, OUT/plots/*.png        summary report with property distributions and target vs predicted
 
-Rerunning with the same --out resumes: finished candidates are not decoded again.
+Rerunning with the same --out resumes: finished candidates are not decoded again, and failures are final unless
+--retry-failed is given (it retries the ones whose worker crashed or timed out). Only one run at a time may write
+to a folder: a second run into the same --out stops with a message.
 
 examples:
   slices generate --n 100 --out candidates/
@@ -24,14 +29,9 @@ examples:
 """
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+_positive_int = cli_type(check_count, whole=True, name="the value")
+_seed = cli_type(check_seed, whole=True, name="the seed")
+_time_limit = cli_type(check_time_limit, whole=False, name="the time limit")
 
 
 def _number(text: str) -> float:
@@ -79,7 +79,7 @@ def register(subparsers) -> None:
     what.add_argument("--temperature", type=_positive, default=1.0, help="sampling temperature (default 1.0)")
     what.add_argument("--guidance", type=_non_negative, default=1.0, help="classifier-free guidance toward the "
                       "targets: 1 = plain conditioning (default), 2-3 pushes harder (see docs/generative.md)")
-    what.add_argument("--seed", type=int, default=0, help="random seed for sampling and reconstruction (default 0)")
+    what.add_argument("--seed", type=_seed, default=0, help="random seed for sampling and reconstruction (default 0)")
     what.add_argument("--model", metavar="PATH", help="a trained model folder instead of the shipped one")
     what.add_argument("--strings", metavar="FILE", help="screen the SLICES strings in FILE (one per line) instead "
                       "of sampling")
@@ -91,18 +91,21 @@ def register(subparsers) -> None:
                        "reconstruction (default: all cores)")
     compute.add_argument("--scheduler", type=_scheduler, metavar="ADDRESS", help="run reconstruction on a Dask "
                        "cluster, e.g. tcp://host:8786 (instead of local workers)")
-    where.add_argument("--time-limit", type=_positive, default=120.0, metavar="SECONDS",
+    where.add_argument("--time-limit", type=_time_limit, default=120.0, metavar="SECONDS",
                        help="reconstruction time limit per candidate (default 120)")
-    where.add_argument("--potential", metavar="NAME_OR_PATH", help="interatomic potential for relaxation "
-                       "(default: the one the hull reference was computed with, else relax's default)")
+    where.add_argument("--potential", metavar="NAME_OR_PATH", help="interatomic potential for relaxation and "
+                       "formation energies (default: relax's default; another one computes its elemental references "
+                       "once, a few minutes)")
     where.add_argument("--no-progress", action="store_true", help="no progress bars")
+    where.add_argument("--retry-failed", action="store_true", help="on resume, decode again the candidates "
+                       "recorded as worker_crashed or timeout (default: every recorded failure is final)")
     screen = p.add_argument_group("screening")
     screen.add_argument("--train-data", default="default", metavar="CSV",
                         help="training crystals for the novelty check, a CSV with a 'cif' column (default: MP-20 "
                         "train pool; 'none' to skip)")
-    screen.add_argument("--hull-reference", default="default", metavar="CSV",
-                        help="reference energies for the convex hull, computed with the same potential (default: "
-                        "data/hull_reference.csv.gz; 'none' to skip)")
+    screen.add_argument("--no-known-materials", action="store_true",
+                        help="skip the screening against known materials (energy above the hull of Materials "
+                        "Project formation energies, decomposition, known/new against the shared data)")
     screen.add_argument("--gap-tolerance", type=_non_negative, default=0.5, metavar="EV",
                         help="keep candidates whose predicted gap is within this of --band-gap (default 0.5)")
     screen.add_argument("--eform-tolerance", type=_non_negative, default=0.5, metavar="EV_PER_ATOM",
@@ -127,18 +130,20 @@ def run(args: argparse.Namespace) -> int:
                 strings = [line.strip() for line in fh if line.strip()]
         except OSError as exc:
             raise PipelineError(f"cannot read --strings {args.strings}: {exc.strerror}") from None
+        except UnicodeDecodeError as exc:
+            raise PipelineError(f"--strings {args.strings} is not UTF-8 text (byte {exc.start}); give a text file "
+                                f"with one SLICES string per line") from None
         if not strings:
             raise PipelineError(f"--strings {args.strings} holds no strings")
     train_data = None if str(args.train_data).lower() == "none" else args.train_data
-    hull_reference = None if str(args.hull_reference).lower() == "none" else args.hull_reference
     result = generate(
         args.n, out=args.out, band_gap=args.band_gap, formation_energy=args.formation_energy, strings=strings,
         model=args.model, temperature=args.temperature, guidance=args.guidance, seed=args.seed, workers=args.workers,
-        scheduler=args.scheduler, train_data=train_data, hull_reference=hull_reference, time_limit=args.time_limit,
+        scheduler=args.scheduler, train_data=train_data, known_materials=not args.no_known_materials, time_limit=args.time_limit,
         potential=args.potential,
         gap_tolerance=args.gap_tolerance, eform_tolerance=args.eform_tolerance, max_e_hull=args.max_e_hull,
         require_topology=args.require_topology,
-        progress=not args.no_progress,
+        progress=not args.no_progress, retry_failed=args.retry_failed,
     )
     print_summary(result.summary, result.out, file=sys.stdout)
     return 0

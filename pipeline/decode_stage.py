@@ -1,9 +1,10 @@
 """The decode stage: one candidate string -> relaxed crystal + validity facts, run on a process pool or on Dask.
 
-:func:`decode_candidate` is the unit of work. It runs in a worker process (local pool) or on a Dask worker, never
-raises, and returns a JSON-ready record. :func:`run_local` and :func:`run_dask` hand the records to a callback as they
-complete, so the caller can write each to disk at once. A crashed worker process or a candidate that exceeds its hard
-time limit becomes a record with status ``worker_crashed`` or ``timeout``; the run goes on.
+:func:`decode_candidate` is the unit of work. It runs in a worker process (local pool) or on a Dask worker and
+returns a JSON-ready record; the project's own errors become the record's status, anything else is a bug and stops
+the run. :func:`run_local` and :func:`run_dask` hand the records to a callback as they complete, so the caller can
+write each to disk at once. A crashed worker process or a candidate that exceeds its hard time limit becomes a record
+with status ``worker_crashed`` or ``timeout``; the run goes on.
 """
 
 from __future__ import annotations
@@ -46,7 +47,10 @@ def failure(index: int, string: str, status: str, message: str, elapsed: float |
 
 
 def decode_candidate(index: int, string: str, decode_kwargs: dict | None = None) -> dict:
-    """Decode one candidate and measure what the filters need; never raises (failures become a status)."""
+    """Decode one candidate and measure what the filters need.
+
+    The project's own errors (a string without a canonical form, a failed reconstruction) become the record's
+    status; any other exception is a bug and propagates (the run stops; finished records are on disk)."""
     from pymatgen.core import Structure
 
     import slices
@@ -62,14 +66,10 @@ def decode_candidate(index: int, string: str, decode_kwargs: dict | None = None)
         record["canonical"] = slices.canonical(string)
     except SlicesError as exc:
         return failure(index, string, _reason_code(exc), str(exc), time.perf_counter() - start)
-    except Exception as exc:  # a bug in the codec must not stop the run
-        return failure(index, string, "canonical_error", f"{type(exc).__name__}: {exc}", time.perf_counter() - start)
     try:
         report = decode_report(string, **(decode_kwargs or {}))
     except SlicesError as exc:
         return failure(index, string, _reason_code(exc), str(exc), time.perf_counter() - start)
-    except Exception as exc:
-        return failure(index, string, "decode_error", f"{type(exc).__name__}: {exc}", time.perf_counter() - start)
 
     structure: Structure | None = report.structure
     record.update(
@@ -119,6 +119,7 @@ def run_local(
     ``timeout``; a worker that dies (segfault, out of memory) is recorded as ``worker_crashed``.
     """
     import multiprocessing
+    from concurrent.futures.process import BrokenProcessPool
 
     from pebble import ProcessExpired, ProcessPool
 
@@ -143,10 +144,8 @@ def run_local(
                 record = failure(index, string, "timeout", f"no result within the hard limit of {hard_timeout:.0f} s")
             except ProcessExpired as exc:
                 record = failure(index, string, "worker_crashed", f"the worker process died (exit code {exc.exitcode})")
-            except Exception as exc:  # the pool itself failed: not this candidate's fault, so nothing is recorded
-                hint = ""
-                if type(exc).__name__ == "BrokenProcessPool":
-                    hint = "; in a script, call generate() under `if __name__ == '__main__':` (workers are spawned)"
+            except BrokenProcessPool as exc:  # the pool itself failed: not this candidate's fault, nothing recorded
+                hint = "; in a script, call generate() under `if __name__ == '__main__':` (workers are spawned)"
                 raise PipelineError(f"the local worker pool failed ({type(exc).__name__}: {exc}){hint}") from exc
             on_result(record)
         pool.close()
@@ -196,6 +195,7 @@ def run_dask(
     one running task, so the hard limit applies to the whole stage: tasks unfinished after
     ``hard_timeout * ceil(tasks / worker threads)`` seconds are cancelled and recorded as ``timeout``.
     """
+    from distributed import KilledWorker
     from distributed import as_completed as dask_as_completed
 
     fn = fn or decode_candidate
@@ -219,12 +219,7 @@ def run_dask(
             pending.discard(future.key)
             try:
                 record = future.result()
-            except Exception as exc:
-                if type(exc).__name__ != "KilledWorker":  # decode_candidate never raises: the cluster failed
-                    raise PipelineError(
-                        f"Dask could not run the decode task ({type(exc).__name__}: {exc}); the workers need this "
-                        f"package and its dependencies installed"
-                    ) from exc
+            except KilledWorker as exc:
                 record = failure(index, string, "worker_crashed", f"Dask workers died running it: {exc}")
             on_result(record)
             future.release()

@@ -7,7 +7,6 @@ again with the same ``out`` resumes where the last call stopped and redoes nothi
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 import time
@@ -15,12 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from periodicnet.arguments import check_count, check_seed, check_time_limit
 from pipeline.errors import PipelineError
-from pipeline.rundir import RunDir
+from pipeline.rundir import RunDir, given_source
 from pipeline.screening import Criteria
 
 from periodicnet.limits import CANDIDATE_TIME_LIMIT as DEFAULT_TIME_LIMIT  # seconds per candidate
 SCHEDULER_CONNECT_TIMEOUT = 30.0  # seconds to reach a Dask scheduler given by address
+RETRIED_STATUSES = ("worker_crashed", "timeout")  # outcomes a rerun may change (a kill, a loaded machine)
 
 
 def default_workers() -> int:
@@ -58,10 +59,9 @@ class GenerateResult:
 
 
 def _check_arguments(n, strings, band_gap, formation_energy, temperature, workers, time_limit, criteria, client,
-                     scheduler, guidance=1.0) -> None:
+                     scheduler, guidance=1.0, seed=0) -> None:
     if strings is None:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise PipelineError(f"n must be a positive integer (candidates to sample), got {n!r}")
+        check_count(n, "n (candidates to sample)", error=PipelineError)
     elif isinstance(strings, str) or not all(isinstance(s, str) for s in strings) or not len(strings):
         raise PipelineError("strings must be a non-empty sequence of SLICES strings")
     for name, value in (("band_gap", band_gap), ("formation_energy", formation_energy)):
@@ -73,10 +73,10 @@ def _check_arguments(n, strings, band_gap, formation_energy, temperature, worker
         raise PipelineError(f"temperature must be > 0, got {temperature}")
     if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or not 0 <= guidance < float("inf"):
         raise PipelineError(f"guidance must be a number >= 0, got {guidance!r}")
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise PipelineError(f"workers must be a positive integer, got {workers!r}")
-    if not time_limit > 0:
-        raise PipelineError(f"time_limit must be > 0 seconds, got {time_limit}")
+    if workers is not None:
+        check_count(workers, "workers", error=PipelineError)
+    check_time_limit(time_limit, error=PipelineError)
+    check_seed(seed, error=PipelineError)
     if criteria.gap_tolerance < 0 or criteria.eform_tolerance < 0:
         raise PipelineError("tolerances must be >= 0")
     if client is not None and scheduler is not None:
@@ -98,13 +98,16 @@ def _sample(n: int, band_gap, formation_energy, temperature: float, seed: int, m
 
 
 def _decode(run: RunDir, strings: list[str], *, workers: int, client, scheduler, decode_kwargs: dict,
-            time_limit: float, progress: bool) -> int:
-    """Decode every candidate not yet on disk; returns how many were decoded now."""
+            time_limit: float, progress: bool, retry_failed: bool = False) -> int:
+    """Decode every candidate not yet on disk (and, with ``retry_failed``, those whose worker was killed or crashed:
+    :data:`RETRIED_STATUSES`); returns how many were decoded now."""
     from tqdm.auto import tqdm
 
     from pipeline import decode_stage
 
     done = run.decoded()
+    if retry_failed:
+        done = {i: r for i, r in done.items() if r.get("status") not in RETRIED_STATUSES}
     todo = [(i, s) for i, s in enumerate(strings) if i not in done]
     if not todo:
         return 0
@@ -155,23 +158,6 @@ def _filter(record: dict, require_topology: bool = False) -> tuple[str, str] | N
     return None
 
 
-def _consistent_potential(potential: str | None, hull_reference) -> str | None:
-    """The potential to relax with: the one given, else the one the hull reference was computed with, so that
-    energies above the hull compare like with like. A given potential that differs from the table's is refused."""
-    from pipeline import screening
-
-    table_potential = screening.hull_potential(hull_reference) if hull_reference is not None else None
-    if potential is None:
-        return table_potential
-    if table_potential is not None and Path(str(potential)).name != table_potential:
-        raise PipelineError(
-            f"--potential {potential} differs from the potential of the hull reference ({table_potential}), so "
-            f"energies above the hull would mix two potentials; use a hull table computed with {potential} "
-            f"(--hull-reference) or --hull-reference none"
-        )
-    return potential
-
-
 def _assemble(run: RunDir, strings: list[str], require_topology: bool = False) -> tuple[list[dict], dict]:
     """One row per candidate from the stored decode records, with the validity filters applied."""
     from pymatgen.core import Structure
@@ -220,25 +206,34 @@ def _check_novelty(rows: list[dict], structures: dict, training, progress: bool)
         r["matched_train_id"], r["matched_by"] = (match.id, match.by) if match else (None, None)
 
 
-def _predict_properties(run: RunDir, rows: list[dict], structures: dict, hull, hull_key, progress: bool) -> None:
-    """Predicted properties for each row, from ``properties.jsonl`` when already computed (with the same hull)."""
-    from tqdm.auto import tqdm
+ASSESSMENT_FIELDS = {  # Assessment attribute -> table column
+    "band_gap": "band_gap_pred", "formation_energy_per_atom": "formation_energy_pred", "e_above_hull": "e_above_hull",
+    "decomposition": "decomposition", "below_known_hull": "below_known_hull", "novelty": "novelty",
+    "known_id": "known_id", "space_group": "space_group", "space_group_number": "space_group_number",
+    "symprec": "symprec", "reason": "assessment_reason",
+}
 
-    from pipeline import screening
 
-    cached = {i: p for i, p in run.properties().items() if p.get("hull_reference") == hull_key}
+def _assess(run: RunDir, rows: list[dict], structures: dict, known_materials: bool, potential: str | None,
+            progress: bool) -> None:
+    """Screen each row against the known materials (:func:`pipeline.assess` on the relaxed crystal), reading
+    ``properties.jsonl`` for rows already assessed with the same settings."""
+    from pipeline.assessment import DEFAULT_ROUTE, assess
+
+    key = f"assess-v1:{DEFAULT_ROUTE}:{potential}:{'known' if known_materials else 'no-known'}"
+    cached = {i: p for i, p in run.properties().items() if p.get("settings") == key}
     todo = [r for r in rows if r["index"] not in cached]
-    with tqdm(total=len(rows), initial=len(rows) - len(todo), desc="properties", unit="cand",
-              disable=not progress or not todo, file=sys.stderr) as bar:
-        if todo:
-            predictions = screening.predict([structures[r["index"]] for r in todo],
-                                            [r.get("energy_per_atom") for r in todo], hull)
-            for r, props in zip(todo, predictions):
-                cached[r["index"]] = {"index": r["index"], **props, "hull_reference": hull_key}
-                run.add_properties(cached[r["index"]])
-            bar.update(len(todo))
+    if todo:
+        results = assess([structures[r["index"]] for r in todo], relax=False, potential=potential,
+                         energies=[r.get("energy_per_atom") for r in todo], canonicals=[r.get("canonical") for r in todo],
+                         novelty=known_materials, hull=known_materials, progress=progress)
+        for r, result in zip(todo, results):
+            values = result.as_dict()
+            cached[r["index"]] = {"index": r["index"], "settings": key,
+                                  **{column: values[name] for name, column in ASSESSMENT_FIELDS.items()}}
+            run.add_properties(cached[r["index"]])
     for r in rows:
-        r.update({k: v for k, v in cached[r["index"]].items() if k not in ("index", "hull_reference")})
+        r.update({k: v for k, v in cached[r["index"]].items() if k not in ("index", "settings")})
 
 
 def generate(
@@ -256,7 +251,7 @@ def generate(
     client=None,
     scheduler: str | None = None,
     train_data: str | os.PathLike | None = "default",
-    hull_reference: str | os.PathLike | None = "default",
+    known_materials: bool = True,
     time_limit: float = DEFAULT_TIME_LIMIT,
     potential: str | None = None,
     gap_tolerance: float = 0.5,
@@ -264,83 +259,89 @@ def generate(
     max_e_hull: float | None = None,
     require_topology: bool = False,
     progress: bool = True,
+    retry_failed: bool = False,
 ) -> GenerateResult:
     """Generate, reconstruct and screen ``n`` candidate crystals; write everything into the folder ``out``.
 
     ``strings`` replaces sampling by the given candidate strings. The decode stage runs on a local process pool of
     ``workers`` processes (default: all cores), or on Dask through ``client`` (a ``dask.distributed.Client``) or a
     ``scheduler`` address. ``train_data`` is a CSV with a ``cif`` column for the novelty check ("default": MP-20
-    train pool; None: skip). ``hull_reference`` is the table of reference energies computed with the same potential
-    ("default": ``data/hull_reference.csv.gz``; None: no energy above hull). Targets select candidates within
+    train pool; None: skip). ``known_materials`` screens against the known materials of the shared data (energy
+    above the known hull, decomposition, known/new: :func:`pipeline.assess`); False skips that (formation energy,
+    band gap and space group are still computed). Candidates that match a known crystal are dropped. Targets select candidates within
     ``gap_tolerance`` / ``eform_tolerance`` of ``band_gap`` / ``formation_energy``; ``max_e_hull`` (eV/atom) drops
     unstable ones. ``guidance`` is classifier-free guidance toward the targets (:func:`generative.sample`).
     ``require_topology`` drops candidates whose relaxed crystal no longer has the string's bonds
-    (otherwise they are kept and flagged in the ``topology_ok`` column).
+    (otherwise they are kept and flagged in the ``topology_ok`` column). On resume, ``retry_failed`` decodes again
+    the candidates recorded as ``worker_crashed`` or ``timeout`` (other failures are final). Only one run at a time
+    may write to ``out``: a second one raises :class:`PipelineError`.
     """
     criteria = Criteria(band_gap, gap_tolerance, formation_energy, eform_tolerance, max_e_hull, require_topology)
     _check_arguments(n, strings, band_gap, formation_energy, temperature, workers, time_limit, criteria, client,
-                     scheduler, guidance)
+                     scheduler, guidance, seed)
     from pipeline import novelty, report, screening
 
     if train_data == "default":
         train_data = novelty.default_train_data()
     training = novelty.TrainingSet(train_data) if train_data is not None else None  # fail early on a bad path
-    if hull_reference == "default":
-        hull_reference = screening.default_hull_reference()
-    hull = screening.load_hull(hull_reference) if hull_reference is not None else None
-    hull_key = str(hull_reference) if hull_reference is not None else None
-    potential = _consistent_potential(potential, hull_reference)
+    if not isinstance(known_materials, bool):
+        raise PipelineError(f"known_materials must be True or False, got {known_materials!r}")
+    if potential is None:  # named explicitly, so that relaxation and formation energies use the same potential
+        from relax.potential import DEFAULT_POTENTIAL
+
+        potential = DEFAULT_POTENTIAL
     workers = workers or default_workers()
-    decode_kwargs = {"time_limit": float(time_limit), "seed": int(seed)}
-    if potential is not None:
-        decode_kwargs["potential"] = potential
+    decode_kwargs = {"time_limit": float(time_limit), "seed": int(seed), "potential": potential}
     if strings is not None:
         strings = [" ".join(s.split()) for s in strings]  # tokens are whitespace-separated: normalise the spacing
-        source = "given:" + hashlib.sha256("\n".join(strings).encode()).hexdigest()[:16]
+        source = given_source(strings)
         n = len(strings)
     else:
         source = "model:" + (str(model) if model is not None else "shipped")
     settings = {"n": n, "source": source, "band_gap": band_gap, "formation_energy": formation_energy,
                 "temperature": temperature, "guidance": guidance, "seed": seed, "time_limit": float(time_limit),
                 "potential": potential}
-    run = RunDir(out)
-    run.check_settings(settings)
-    timings: dict[str, float] = {}
+    with RunDir(out) as run:  # holds the folder's lock until the run is written
+        run.check_settings(settings)
+        timings: dict[str, float] = {}
 
-    t0 = time.perf_counter()
-    stored = run.load_samples()
-    if stored is None:
-        stored = strings if strings is not None else _sample(n, band_gap, formation_energy, temperature, seed, model,
-                                                             progress, guidance)
-        run.save_samples(stored)
-    strings = stored
-    timings["sample"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        stored = run.load_samples()
+        if stored is None:
+            stored = strings if strings is not None else _sample(n, band_gap, formation_energy, temperature, seed,
+                                                                 model, progress, guidance)
+            run.save_samples(stored)
+        strings = stored
+        timings["sample"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    decoded_now = _decode(run, strings, workers=workers, client=client, scheduler=scheduler,
-                          decode_kwargs=decode_kwargs, time_limit=time_limit, progress=progress)
-    timings["decode"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        decoded_now = _decode(run, strings, workers=workers, client=client, scheduler=scheduler,
+                              decode_kwargs=decode_kwargs, time_limit=time_limit, progress=progress,
+                              retry_failed=retry_failed)
+        timings["decode"] = time.perf_counter() - t0
 
-    rows, structures = _assemble(run, strings, criteria.require_topology)
-    t0 = time.perf_counter()
-    unique = _deduplicate(rows, structures, progress)
-    timings["deduplicate"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    if training is not None:
-        _check_novelty(unique, structures, training, progress)
-    timings["novelty"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    _predict_properties(run, unique, structures, hull, hull_key, progress)
-    for r in unique:
-        if r.get("novel") is False:
-            r["status"], r["message"] = "known", f"matches training crystal {r['matched_train_id']} ({r['matched_by']})"
-        elif failed := screening.screen(r, criteria):
-            r["status"], r["message"] = failed
-    timings["properties"] = time.perf_counter() - t0
+        rows, structures = _assemble(run, strings, criteria.require_topology)
+        t0 = time.perf_counter()
+        unique = _deduplicate(rows, structures, progress)
+        timings["deduplicate"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        if training is not None:
+            _check_novelty(unique, structures, training, progress)
+        timings["novelty"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        _assess(run, unique, structures, known_materials, potential, progress)
+        for r in unique:
+            if r.get("novel") is False:
+                r["status"], r["message"] = "known", f"matches training crystal {r['matched_train_id']} ({r['matched_by']})"
+            elif r.get("novelty") == "known":
+                r["status"], r["message"] = "known", f"matches known crystal {r['known_id']}"
+            elif failed := screening.screen(r, criteria):
+                r["status"], r["message"] = failed
+        timings["assess"] = time.perf_counter() - t0
 
-    report.write_cifs(run, rows, structures)
-    report.write_table(run, rows)
-    summary = report.summarise(rows, timings)
-    summary["decoded_now"] = decoded_now
-    report.write_report(run, rows, summary, settings, criteria)
-    return GenerateResult(out=run.root, rows=rows, summary=summary, decoded_now=decoded_now, timings=timings)
+        report.write_cifs(run, rows, structures)
+        report.write_table(run, rows)
+        summary = report.summarise(rows, timings)
+        summary["decoded_now"] = decoded_now
+        report.write_report(run, rows, summary, settings, criteria)
+        return GenerateResult(out=run.root, rows=rows, summary=summary, decoded_now=decoded_now, timings=timings)

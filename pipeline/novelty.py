@@ -9,17 +9,23 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+
+from periodicnet.resources import SHARED_DATA_ENV, shared_data_dir
 
 from pipeline.errors import PipelineError
 
+T = TypeVar("T")
 _FORMULA_SUM = re.compile(r"^_chemical_formula_sum\s+['\"]?([^'\"\n]+)['\"]?\s*$", re.MULTILINE)
 
 
 def default_data_dir() -> Path:
-    """``$SLICES_DATA_DIR``, else the ``shared/data`` folder next to the repository."""
-    return Path(os.environ.get("SLICES_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
+    """The shared data folder: ``$SLICES_SHARED_DATA``, else ``../shared/data`` beside a source checkout
+    (:func:`periodicnet.resources.shared_data_dir`)."""
+    return shared_data_dir()
 
 
 def default_train_data() -> Path:
@@ -67,7 +73,7 @@ class TrainingSet:
         if not self.path.is_file():
             raise PipelineError(
                 f"training data {self.path} not found; pass --train-data PATH (a CSV with a 'cif' column), set "
-                f"SLICES_TRAIN_DATA or SLICES_DATA_DIR, or --train-data none to skip the novelty check"
+                f"SLICES_TRAIN_DATA or {SHARED_DATA_ENV}, or --train-data none to skip the novelty check"
             )
         try:
             table = pd.read_csv(self.path)
@@ -110,15 +116,25 @@ class TrainingSet:
     def find(self, structure, canonical: str | None, matcher=None) -> Match | None:
         """The first training crystal equal to the candidate (by canonical string, then by structure), or None."""
         rows = self.by_formula.get(structure.composition.reduced_formula, [])
-        if canonical is not None:
-            for row in rows:
-                if self.canonical(row) == canonical:
-                    return Match(self.ids[row], "string")
-        matcher = matcher or _matcher()
-        for row in rows:
-            if matcher.fit(structure, self.structure(row)):
-                return Match(self.ids[row], "structure")
-        return None
+        found = first_match(structure, canonical, rows, rows, self.canonical, self.structure, matcher)
+        return Match(self.ids[found[0]], found[1]) if found else None
+
+
+def first_match(structure, canonical: str | None, by_string: Sequence[T], by_structure: Sequence[T],
+                canonical_of: Callable[[T], str | None], structure_of: Callable[[T], object],
+                matcher=None) -> tuple[T, str] | None:
+    """The first known item equal to ``structure``: among ``by_string`` with the same canonical string (when
+    ``canonical`` is given), else among ``by_structure`` by ``StructureMatcher``; with ``"string"`` or
+    ``"structure"``. Items are anything; ``canonical_of`` and ``structure_of`` read them."""
+    if canonical is not None:
+        for item in by_string:
+            if canonical_of(item) == canonical:
+                return item, "string"
+    matcher = matcher or _matcher()
+    for item in by_structure:
+        if matcher.fit(structure, structure_of(item)):
+            return item, "structure"
+    return None
 
 
 def find_duplicates(items: list[tuple[int, str | None, object]]) -> dict[int, int]:

@@ -10,15 +10,18 @@ from pipeline.rundir import RunDir, dumps, write_atomic
 from pipeline.screening import Criteria
 
 COLUMNS = [
-    "index", "status", "message", "string", "canonical", "formula", "space_group", "space_group_number", "n_atoms",
-    "energy_per_atom", "band_gap_pred", "formation_energy_pred", "e_above_hull", "novel", "matched_train_id",
-    "matched_by", "duplicate_of", "min_distance", "topology_ok", "decode_seconds", "cif",
+    "index", "status", "message", "string", "canonical", "formula", "space_group", "space_group_number", "symprec",
+    "n_atoms", "energy_per_atom", "band_gap_pred", "formation_energy_pred", "e_above_hull", "decomposition",
+    "below_known_hull", "novelty", "known_id", "novel", "matched_train_id", "matched_by", "duplicate_of",
+    "min_distance", "topology_ok", "decode_seconds", "assessment_reason", "cif",
 ]
+PHASE_DIAGRAMS = 3  # the report draws the phase diagram of this many best-ranked kept candidates
 
 
 def write_cifs(run: RunDir, rows: list[dict], structures: dict[int, object]) -> None:
-    """One CIF per kept candidate (status ``ok``) in ``cif/``; CIFs of candidates no longer kept are removed."""
-    from pymatgen.io.cif import CifWriter
+    """One CIF per kept candidate (status ``ok``) in ``cif/``, in its refined space group at the row's ``symprec``
+    (P1 when that is None); CIFs of candidates no longer kept are removed."""
+    from pipeline.symmetry import write_cif
 
     run.cif_dir.mkdir(exist_ok=True)
     wanted = set()
@@ -29,7 +32,7 @@ def write_cifs(run: RunDir, rows: list[dict], structures: dict[int, object]) -> 
         composition = structures[row["index"]].composition.reduced_composition
         plain = "".join(f"{el}{int(k) if k != 1 else ''}" for el, k in composition.items())  # no brackets in names
         name = f"{row['index']:05d}_{plain}.cif"
-        CifWriter(structures[row["index"]], symprec=None).write_file(run.cif_dir / name)
+        write_cif(structures[row["index"]], run.cif_dir / name, row.get("symprec"))
         row["cif"] = f"cif/{name}"
         wanted.add(name)
     for path in run.cif_dir.glob("*.cif"):
@@ -139,6 +142,32 @@ def _plots(run: RunDir, rows: list[dict], criteria: Criteria) -> list[tuple[str,
     return figures
 
 
+def _phase_diagrams(run: RunDir, ranked: list[dict]) -> list[tuple[str, str]]:
+    """The known phase diagram with the candidate on it, for the first :data:`PHASE_DIAGRAMS` ranked candidates
+    of 2-4 elements; returns (caption, relative path) pairs."""
+    import matplotlib.pyplot as plt
+
+    from pipeline.viz import plot_phase_diagram
+
+    figures = []
+    for row in ranked:
+        if len(figures) == PHASE_DIAGRAMS:
+            break
+        if row.get("formation_energy_pred") is None or row.get("e_above_hull") is None:
+            continue
+        from pymatgen.core import Composition
+
+        if not 2 <= len(Composition(row["formula"]).elements) <= 4:
+            continue
+        ax = plot_phase_diagram(row["formula"], row["formation_energy_pred"], f"#{row['index']} {row['formula']}")
+        path = f"plots/phase_diagram_{row['index']:05d}.png"
+        ax.figure.savefig(run.root / path, dpi=90, bbox_inches="tight")
+        plt.close(ax.figure)
+        figures.append((f"Candidate #{row['index']} {row['formula']} ({row['e_above_hull']:+.3f} eV/atom) on the "
+                        f"phase diagram of known materials (decomposition: {row.get('decomposition')})", path))
+    return figures
+
+
 def write_report(run: RunDir, rows: list[dict], summary: dict, settings: dict, criteria: Criteria) -> Path:
     """Plots (PNG) and ``report.md`` embedding them; also ``summary.json``."""
     figures = _plots(run, rows, criteria)
@@ -151,18 +180,24 @@ def write_report(run: RunDir, rows: list[dict], summary: dict, settings: dict, c
     lines += [f"| {k} | {v} |" for k, v in summary["status_counts"].items()]
     kept = sorted((r for r in rows if r["status"] == "ok"),
                   key=lambda r: (r.get("e_above_hull") is None, r.get("e_above_hull") or 0.0))
-    lines += ["", "## Kept candidates (by energy above hull)", ""]
+    lines += ["", "## Kept candidates (by energy above the hull of known materials)", "",
+              "Energy above the convex hull of Materials Project formation energies (negative: below the known hull; "
+              "**flagged** below -0.1 eV/atom, a discovery or a model error); decomposition into known phases; "
+              "novelty against every crystal and composition in the shared data.", ""]
     if kept:
-        lines += ["| # | formula | space group | E_hull (eV/atom) | gap (eV) | E_form (eV/atom) | CIF |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += ["| # | formula | space group (symprec) | E_hull (eV/atom) | decomposition | novelty | gap (eV) "
+                  "| E_form (eV/atom) | CIF |", "|---|---|---|---|---|---|---|---|---|"]
         for r in kept[:50]:
-            lines.append(f"| {r['index']} | {r['formula']} | {r.get('space_group')} | {_fmt(r.get('e_above_hull'))} "
-                         f"| {_fmt(r.get('band_gap_pred'))} | {_fmt(r.get('formation_energy_pred'))} "
-                         f"| [{r['cif']}]({r['cif']}) |")
+            flag = " **flagged**" if r.get("below_known_hull") else ""
+            lines.append(f"| {r['index']} | {r['formula']} | {r.get('space_group')} ({r.get('symprec')}) "
+                         f"| {_fmt(r.get('e_above_hull'))}{flag} | {r.get('decomposition') or '-'} "
+                         f"| {r.get('novelty') or '-'} | {_fmt(r.get('band_gap_pred'))} "
+                         f"| {_fmt(r.get('formation_energy_pred'))} | [{r['cif']}]({r['cif']}) |")
         if len(kept) > 50:
             lines.append(f"\n... and {len(kept) - 50} more in candidates.csv")
     else:
         lines.append("None.")
+    figures += _phase_diagrams(run, kept)
     lines += ["", "## Figures", ""]
     for caption, path in figures:
         lines += [f"![{caption}]({path})", "", f"*{caption}*", ""]

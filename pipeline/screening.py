@@ -1,19 +1,12 @@
-"""Property screening: predicted band gap, formation energy and energy above the convex hull, checked against targets.
+"""Screening criteria: predicted properties and energy above the known hull checked against the targets.
 
-The predictions come from :mod:`pipeline.properties` (matgl models and a hull built from the reference data with the
-same potential that relaxed the candidates); this module only batches the calls and applies the criteria.
+The values come from :func:`pipeline.assess` (formation energy, energy above the hull of known materials, band
+gap); this module only applies the criteria.
 """
 
 from __future__ import annotations
 
-import os
-import warnings
 from dataclasses import dataclass
-from pathlib import Path
-
-from slices.errors import SlicesError
-
-from pipeline.errors import PipelineError
 
 
 @dataclass(frozen=True)
@@ -26,86 +19,6 @@ class Criteria:
     eform_tolerance: float = 0.5
     max_e_hull: float | None = None
     require_topology: bool = False  # drop candidates whose relaxed crystal no longer has the string's bond graph
-
-
-def default_hull_reference() -> Path:
-    """The reference table shipped with the repository: ``data/hull_reference.csv.gz``."""
-    return Path(__file__).resolve().parents[1] / "data" / "hull_reference.csv.gz"
-
-
-def load_hull(path: str | os.PathLike):
-    """Read the hull reference table once (``PipelineError`` naming the file if it is missing or unusable)."""
-    from pipeline import properties
-
-    try:
-        return properties.load_hull_reference(path)
-    except SlicesError as exc:
-        raise PipelineError(f"hull reference: {exc}; pass --hull-reference PATH or 'none' to skip") from exc
-
-
-def hull_potential(path: str | os.PathLike) -> str | None:
-    """The potential the hull reference energies were computed with (its ``model`` column), or None if unrecorded."""
-    import pandas as pd
-
-    try:
-        models = pd.read_csv(path, usecols=lambda c: c == "model")
-    except (OSError, ValueError):
-        return None
-    names = sorted(set(models["model"].dropna().astype(str))) if "model" in models else []
-    if len(names) > 1:
-        raise PipelineError(f"hull reference {path} mixes energies from several potentials: {names}")
-    return names[0] if names else None
-
-
-def _each(predictor, structures: list) -> list[float | None]:
-    """``predictor`` on the whole batch; if the batch is refused (e.g. an element the model lacks), one by one,
-    with None for the structures it refuses."""
-    try:
-        return [_num(v) for v in predictor(structures)]
-    except SlicesError:
-        values = []
-        for structure in structures:
-            try:
-                values.append(_num(predictor([structure])[0]))
-            except SlicesError:
-                values.append(None)
-        return values
-
-
-def predict(structures: list, energies: list[float | None], hull=None) -> list[dict]:
-    """Predicted band gap (eV), formation energy (eV/atom) and energy above hull (eV/atom) for each structure.
-
-    ``energies`` are the potential's energies per atom of the relaxed structures; ``hull`` is the reference table
-    from :func:`load_hull` (computed with the same potential), or None to skip the hull.
-    """
-    from pipeline import properties
-
-    if not structures:
-        return []
-    gaps = _each(properties.predict_band_gap, structures)
-    eforms = _each(properties.predict_formation_energy, structures)
-    hulls: list[float | None] = []
-    for structure, energy in zip(structures, energies):
-        value = None
-        if hull is not None and energy is not None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # a missing elemental reference gives NaN -> None
-                try:
-                    value = _num(properties.energy_above_hull(structure.composition, float(energy), hull))
-                except SlicesError:
-                    value = None
-        hulls.append(value)
-    return [
-        {"band_gap_pred": g, "formation_energy_pred": e, "e_above_hull": h} for g, e, h in zip(gaps, eforms, hulls)
-    ]
-
-
-def _num(value) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return value if value == value else None  # NaN -> None
-
 
 def screen(props: dict, criteria: Criteria) -> tuple[str, str] | None:
     """``None`` when the candidate meets every criterion, else ``(status, message)`` for the first it misses."""

@@ -31,16 +31,13 @@ def covalent_radius(symbol: str) -> float:
     """Covalent radius (angstrom) of an element from pymatgen's data, 1.5 when unknown."""
     from pymatgen.core.periodic_table import Element
 
-    try:
-        from pymatgen.analysis.molecule_structure_comparator import CovalentRadius
+    from pymatgen.analysis.molecule_structure_comparator import CovalentRadius
 
-        r = CovalentRadius.radius.get(symbol)
-        if r is not None:
-            return float(r)
-        r = Element(symbol).atomic_radius
-        return float(r) if r is not None else 1.5
-    except Exception:  # pragma: no cover - data gap
-        return 1.5
+    r = CovalentRadius.radius.get(symbol)
+    if r is not None:
+        return float(r)
+    r = Element(symbol).atomic_radius  # None where pymatgen has no radius for the element
+    return float(r) if r is not None else 1.5
 
 
 def bond_length(a: str, b: str) -> float:
@@ -79,10 +76,7 @@ def build(csv_path: str, limit: int | None = None) -> dict[str, float]:
     lengths: dict[str, list[float]] = {}
     for cif in frame["cif"]:
         s = Structure.from_str(cif, fmt="cif")
-        try:
-            sg = StructureGraph.from_local_env_strategy(s, EconNN())
-        except Exception:
-            continue
+        sg = StructureGraph.from_local_env_strategy(s, EconNN())
         for i, j, data in sg.graph.edges(data=True):
             d = s[i].distance(s[j], jimage=data["to_jimage"])
             a, b = sorted((s[i].specie.symbol, s[j].specie.symbol))

@@ -120,7 +120,8 @@ def find_model(name_or_path: str | os.PathLike) -> Path:
     if "/" not in str(name_or_path) and _hub_reachable():
         try:
             return _from_hub(name)
-        except Exception as exc:  # any hub failure (unknown name, cut connection) means "not found"
+        except (OSError, ValueError) as exc:  # hub errors (HfHubHTTPError, cut connections) are OSErrors; a bad
+            # repository id is a ValueError (HFValidationError): either way the model was not found there
             tried.append(f"matgl hub {_HUB_ORG}/{name} ({type(exc).__name__}: {str(exc)[:120]})")
     else:
         tried.append(f"matgl hub ({_HUB_HOST} not reachable within {_HUB_TIMEOUT_S} s, or a path was given)")

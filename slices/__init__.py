@@ -5,6 +5,7 @@ Public face: :func:`encode`, :func:`decode`, :func:`canonical`, :func:`parse`, :
 """
 
 from slices.errors import (
+    ArgumentError,
     DecodeError,
     EdgeIndexError,
     ImageLabelError,
@@ -54,4 +55,5 @@ __all__ = [
     "ImageOverflowError",
     "StructureInputError",
     "DecodeError",
+    "ArgumentError",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from periodicnet.arguments import check_seed, check_time_limit
 from slices.errors import DecodeError, NotEmbeddableError, SlicesError
 from slices.graph import SlicesGraph, parse
 
@@ -43,20 +44,35 @@ def _graph(string: str) -> SlicesGraph:
     return graph
 
 
+def _check_kwargs(kwargs: dict) -> dict:
+    """The keywords for :func:`relax.reconstruct`, with the seed and time limit checked (the same rules as the
+    command line: :mod:`periodicnet.arguments`); a bad value raises :class:`~periodicnet.arguments.ArgumentError`."""
+    checked = dict(kwargs)
+    if "seed" in checked:
+        checked["seed"] = check_seed(checked["seed"])
+    for name in ("time_limit", "gfnff_time_limit"):
+        if name in checked:
+            checked[name] = check_time_limit(checked[name], name)
+    return checked
+
+
 def _reconstruct(graph: SlicesGraph, **kwargs):
     from relax import reconstruct
 
+    if graph.contacts.any():  # contact edges (after '~') get contact target lengths, not bond lengths
+        kwargs["contacts"] = graph.contacts
     return reconstruct(graph.species, graph.edges, graph.images, **kwargs)
 
 
 def decode(string: str, **kwargs) -> "Structure":  # noqa: F821 - pymatgen Structure
     """Rebuild the crystal a SLICES string describes (keywords go to :func:`relax.reconstruct`).
 
-    Raises :class:`~slices.errors.ParseError` for a malformed string and :class:`DecodeError` (``reason`` one of
-    the reconstruction codes, e.g. ``not_embeddable``, ``placement_failed``, ``potential_failed``, ``timeout``)
-    when no crystal comes out.
+    Raises :class:`~slices.errors.ParseError` for a malformed string, :class:`~periodicnet.arguments.ArgumentError`
+    for a bad ``seed`` (a whole number from 0 to 2**63 - 1) or ``time_limit`` (finite seconds > 0), and
+    :class:`DecodeError` (``reason`` one of the reconstruction codes, e.g. ``not_embeddable``, ``placement_failed``,
+    ``potential_failed``, ``timeout``) when no crystal comes out.
     """
-    result = _reconstruct(_graph(string), **kwargs)
+    result = _reconstruct(_graph(string), **_check_kwargs(kwargs))
     if result.status != "ok" or result.structure is None:
         raise DecodeError(result.status, f"decoding failed: {result.message or result.status}")
     return result.structure
@@ -76,8 +92,10 @@ def decode_report(string: str, *, check_topology: bool = True, **kwargs) -> Deco
     """Decode and report: status, structure, energy, stage timings and whether the bond topology survived.
 
     A malformed string still raises :class:`~slices.errors.ParseError`; everything after parsing (including a
-    graph that is not a 3D net) is reported through ``status`` instead of an exception.
+    graph that is not a 3D net) is reported through ``status`` instead of an exception. A bad ``seed`` or
+    ``time_limit`` raises :class:`~periodicnet.arguments.ArgumentError`.
     """
+    kwargs = _check_kwargs(kwargs)
     try:
         graph = _graph(string)
     except DecodeError as exc:

@@ -7,70 +7,111 @@ from dataclasses import dataclass
 import numpy as np
 from pymatgen.core import Structure
 
+from periodicnet.graph import embeddability, normalise_edges
+from periodicnet.structure import validate_structure
 from slices.bonds import find_bonds
 from slices.canonicalize import canonical_graph
+from slices.contacts import complete_with_contacts
 from slices.errors import NotEmbeddableError, SlicesError, StructureInputError
-from periodicnet.graph import normalise_edges
-from periodicnet.structure import validate_structure
 from slices.graph import SlicesGraph
 
 MAX_SITES = 500
 
 
 def _validated(structure: object) -> Structure:
-    return validate_structure(structure, max_sites=MAX_SITES)
+    """The structure, checked, with every site in the unit cell (a neighbour search spans all given positions)."""
+    structure = validate_structure(structure, max_sites=MAX_SITES)
+    frac = structure.frac_coords
+    if np.any((frac < 0) | (frac >= 1)):
+        structure = Structure(structure.lattice, structure.species, np.mod(frac, 1.0))  # the same crystal
+    return structure
 
 
 def primitive(structure: Structure) -> Structure:
     """The primitive cell, with the input's own atomic positions (no symmetrisation, which could move atoms
     across a bonding threshold); the canonical form also removes any translation symmetry this misses."""
-    try:
-        prim = structure.get_primitive_structure(tolerance=0.01, use_site_props=False)
-    except Exception:
-        return structure
+    prim = structure.get_primitive_structure(tolerance=0.01, use_site_props=False)
     return prim if len(prim) <= len(structure) else structure
 
 
-def structure_graph(structure: Structure, bonds: str = "econ", reduce: bool = True) -> SlicesGraph:
-    """Bond graph of ``structure`` (in its primitive cell when ``reduce``), not yet canonical."""
+def _reduced(structure: Structure, reduce: bool) -> Structure:
     structure = _validated(structure)
-    if reduce:
-        structure = primitive(structure)
-    edges, images = find_bonds(structure, bonds)
-    edges, images = normalise_edges(edges, images)
-    species = tuple(site.specie.symbol for site in structure)
-    return SlicesGraph(species=species, edges=edges, images=images)
+    return primitive(structure) if reduce else structure
 
 
-def encode(structure: Structure, bonds: str = "econ") -> str:
+def _bond_graph(structure: Structure, bonds: str) -> SlicesGraph:
+    edges, images = normalise_edges(*find_bonds(structure, bonds))
+    return SlicesGraph(species=tuple(site.specie.symbol for site in structure), edges=edges, images=images)
+
+
+def _completed(structure: Structure, graph: SlicesGraph) -> SlicesGraph:
+    edges, images, contacts = complete_with_contacts(structure, graph.edges, graph.images)
+    return SlicesGraph(species=graph.species, edges=edges, images=images, contacts=contacts)
+
+
+def structure_graph(
+    structure: Structure, bonds: str = "econ", reduce: bool = True, complete: bool = True
+) -> SlicesGraph:
+    """Bond graph of ``structure`` (in its primitive cell when ``reduce``), not yet canonical.
+
+    With ``complete`` (the default), a graph that is not a connected 3D net gets the contact edges of
+    :func:`slices.contacts.complete_with_contacts`; without, it is returned as the bonds alone.
+    """
+    structure = _reduced(structure, reduce)
+    graph = _bond_graph(structure, bonds)
+    return _completed(structure, graph) if complete else graph
+
+
+def encode(structure: Structure, bonds: str = "econ", complete: bool = True) -> str:
     """Canonical SLICES string of a crystal.
 
-    The same crystal gives the same string whatever its cell, origin, orientation or atom order. Raises
+    The same crystal gives the same string whatever its cell, origin, orientation or atom order. A crystal whose
+    bonds do not form a connected 3D net (layers, chains, molecules) is completed with contacts, written after
+    ``~`` (``docs/canonical.md``); with ``complete=False`` it is refused instead. Raises
     :class:`~slices.errors.StructureInputError` for unusable input, :class:`~slices.errors.NotEmbeddableError`
-    (with a ``reason``) when the bonded network is not a 3D framework.
+    (with a ``reason``) when no canonical form can be made.
     """
-    graph = structure_graph(structure, bonds)
+    graph = structure_graph(structure, bonds, complete=complete)
     return canonical_graph(graph).to_string()
 
 
 @dataclass(frozen=True)
 class Encodability:
-    """Outcome of :func:`check`: ``ok`` and, when not ok, a reason code and a sentence."""
+    """Outcome of :func:`check`.
+
+    ``ok``: a string can be made. ``reason``/``message``: why not, or, when ``ok`` and ``contacts > 0``, why the
+    bonds alone are not a 3D net (e.g. ``"low_dimensional"``, ``"disconnected"``). ``contacts``: the number of
+    contact edges the canonical string carries (0: the bonds alone are a 3D net).
+    """
 
     ok: bool
     reason: str | None = None
     message: str = ""
+    contacts: int = 0
+
+    @property
+    def completed(self) -> bool:
+        """Whether contacts were needed to make a 3D net."""
+        return self.contacts > 0
 
     def __bool__(self) -> bool:
         return self.ok
 
 
-def check(structure: Structure, bonds: str = "econ") -> Encodability:
-    """Report whether ``structure`` can be encoded, without raising."""
+def check(structure: Structure, bonds: str = "econ", complete: bool = True) -> Encodability:
+    """Report whether ``structure`` can be encoded (and whether it needs contacts), without raising."""
     try:
-        canonical_graph(structure_graph(structure, bonds))  # checks embeddability first, raising with the reason
+        structure = _reduced(structure, True)
+        graph = _bond_graph(structure, bonds)
+        problem = embeddability(graph.n_atoms, graph.edges, graph.images)
+        if problem is not None and not complete:
+            raise NotEmbeddableError(*problem)
+        canonical = canonical_graph(_completed(structure, graph) if complete else graph)
     except NotEmbeddableError as exc:
         return Encodability(False, exc.reason, str(exc))
     except SlicesError as exc:
         return Encodability(False, type(exc).__name__, str(exc))
-    return Encodability(True)
+    if problem is None:
+        return Encodability(True)
+    message = f"{problem[1]}; completed into a 3D net with {canonical.n_contacts} contacts"
+    return Encodability(True, problem[0], message, canonical.n_contacts)

@@ -1,11 +1,13 @@
 """Every exception the codec raises on purpose. Catch :class:`SlicesError` to catch them all.
 
 :class:`SlicesError` (the root of all the project's errors) and :class:`StructureInputError` live in
-:mod:`periodicnet.errors`, the floor shared with the reconstruction; they are the same classes here.
+:mod:`periodicnet.errors`, :class:`ArgumentError` (a bad seed, time limit or count) in :mod:`periodicnet.arguments`:
+the floor shared with the reconstruction; they are the same classes here.
 """
 
 from __future__ import annotations
 
+from periodicnet.arguments import ArgumentError
 from periodicnet.errors import SlicesError, StructureInputError
 
 __all__ = [
@@ -19,6 +21,7 @@ __all__ = [
     "ImageOverflowError",
     "StructureInputError",
     "DecodeError",
+    "ArgumentError",
 ]
 
 
@@ -52,7 +55,9 @@ class NotEmbeddableError(SlicesError):
     - ``"low_dimensional"``: the bonded network is 0D, 1D or 2D (cycle rank of the image labels below 3);
     - ``"self_loop_zero_image"``: an atom is bonded to itself in the same cell;
     - ``"unstable_net"``: the barycentric placement puts two atoms on the same point and the canonical
-      form cannot separate them (see ``docs/canonical.md``).
+      form cannot separate them (see ``docs/canonical.md``);
+    - ``"no_contacts"``: a crystal's bonded pieces are too far apart to be joined by contacts
+      (:mod:`slices.contacts`).
     """
 
     def __init__(self, reason: str, message: str):

@@ -12,7 +12,7 @@ import itertools
 
 import numpy as np
 
-from periodicnet.graph import normalise_edges
+from periodicnet.graph import normalise_marked_edges
 from slices.graph import SlicesGraph
 
 
@@ -22,8 +22,8 @@ def permute_atoms(graph: SlicesGraph, perm: np.ndarray) -> SlicesGraph:
     species = [""] * graph.n_atoms
     for a, b in enumerate(perm.tolist()):
         species[b] = graph.species[a]
-    edges, images = normalise_edges(perm[graph.edges], graph.images)
-    return SlicesGraph(species=tuple(species), edges=edges, images=images)
+    edges, images, contacts = normalise_marked_edges(perm[graph.edges], graph.images, graph.contacts)
+    return SlicesGraph(species=tuple(species), edges=edges, images=images, contacts=contacts)
 
 
 def random_ordering(graph: SlicesGraph, rng: np.random.Generator) -> SlicesGraph:
@@ -35,8 +35,8 @@ def shift_images(graph: SlicesGraph, shifts: np.ndarray) -> SlicesGraph:
     """Move atom ``a`` to the periodic image ``shifts[a]`` (an integer 3-vector per atom)."""
     shifts = np.asarray(shifts, dtype=np.int64).reshape(graph.n_atoms, 3)
     images = graph.images + shifts[graph.edges[:, 1]] - shifts[graph.edges[:, 0]]
-    edges, images = normalise_edges(graph.edges, images)
-    return SlicesGraph(species=graph.species, edges=edges, images=images)
+    edges, images, contacts = normalise_marked_edges(graph.edges, images, graph.contacts)
+    return SlicesGraph(species=graph.species, edges=edges, images=images, contacts=contacts)
 
 
 def change_basis(graph: SlicesGraph, basis: np.ndarray) -> SlicesGraph:
@@ -45,8 +45,8 @@ def change_basis(graph: SlicesGraph, basis: np.ndarray) -> SlicesGraph:
     if abs(round(np.linalg.det(basis))) != 1:
         raise ValueError("a change of lattice basis needs an integer matrix with determinant +1 or -1")
     inverse = np.rint(np.linalg.inv(basis)).astype(np.int64)
-    edges, images = normalise_edges(graph.edges, graph.images @ inverse)
-    return SlicesGraph(species=graph.species, edges=edges, images=images)
+    edges, images, contacts = normalise_marked_edges(graph.edges, graph.images @ inverse, graph.contacts)
+    return SlicesGraph(species=graph.species, edges=edges, images=images, contacts=contacts)
 
 
 def supercell(graph: SlicesGraph, repeats: tuple[int, int, int]) -> SlicesGraph:
@@ -56,7 +56,7 @@ def supercell(graph: SlicesGraph, repeats: tuple[int, int, int]) -> SlicesGraph:
     cell_index = {tuple(c): k for k, c in enumerate(cells.tolist())}
     n = graph.n_atoms
     species = tuple(graph.species[a] for _ in range(len(cells)) for a in range(n))
-    new_edges, new_images = [], []
+    new_edges, new_images, new_contacts = [], [], []
     for k, cell in enumerate(cells):
         target = cell + graph.images  # (m, 3) cell of the neighbour
         wrapped = target % dims
@@ -64,5 +64,6 @@ def supercell(graph: SlicesGraph, repeats: tuple[int, int, int]) -> SlicesGraph:
         for e, (i, j) in enumerate(graph.edges.tolist()):
             new_edges.append((k * n + i, cell_index[tuple(wrapped[e].tolist())] * n + j))
             new_images.append(image[e])
-    edges, images = normalise_edges(np.array(new_edges), np.array(new_images))
-    return SlicesGraph(species=species, edges=edges, images=images)
+        new_contacts.extend(graph.contacts.tolist())
+    edges, images, contacts = normalise_marked_edges(np.array(new_edges), np.array(new_images), np.array(new_contacts))
+    return SlicesGraph(species=species, edges=edges, images=images, contacts=contacts)

@@ -102,19 +102,23 @@ def test_check_reports_low_dimensional_crystals_without_raising():
     graphite = Structure(
         Lattice.hexagonal(2.46, 6.7), ["C"] * 4, [[0, 0, 0.25], [0, 0, 0.75], [1 / 3, 2 / 3, 0.25], [2 / 3, 1 / 3, 0.75]]
     )
-    report = slices.check(graphite)
+    report = slices.check(graphite, complete=False)
     assert not report and report.reason == "low_dimensional" and "2D" in report.message
     with pytest.raises(NotEmbeddableError) as info:
-        slices.encode(graphite)
+        slices.encode(graphite, complete=False)
     assert info.value.reason == "low_dimensional"
-    assert slices.check(rock_salt()).ok
+    completed = slices.check(graphite)  # the default completes the layers with contacts
+    assert completed.ok and completed.completed and completed.reason == "low_dimensional" and "2D" in completed.message
+    assert slices.check(rock_salt()).ok and not slices.check(rock_salt()).completed
 
 
 def test_molecular_crystal_is_reported_as_disconnected_or_0d():
     box = Lattice.cubic(12.0)
     co2 = Structure(box, ["C", "O", "O"], [[0.5, 0.5, 0.5], [0.5, 0.5, 0.597], [0.5, 0.5, 0.403]])
-    report = slices.check(co2)
+    report = slices.check(co2, complete=False)
     assert not report and report.reason in {"low_dimensional", "disconnected"}
+    completed = slices.check(co2)
+    assert completed.ok and completed.contacts > 0 and completed.reason == report.reason
 
 
 @pytest.mark.parametrize(

@@ -12,12 +12,12 @@ from pipeline.generate import generate
 @pytest.mark.parametrize(
     "argv, expected",
     [
-        (["--n", "0"], "argument --n: must be at least 1, got 0"),
+        (["--n", "0"], "argument --n: the value must be at least 1, got 0"),
         (["--n", "ten"], "argument --n: expected a whole number, got 'ten'"),
         (["--band-gap", "-1"], "argument --band-gap: must be >= 0"),
         (["--band-gap", "nan"], "argument --band-gap: expected a finite number"),
-        (["--workers", "0"], "argument --workers: must be at least 1"),
-        (["--time-limit", "0"], "argument --time-limit: must be > 0"),
+        (["--workers", "0"], "argument --workers: the value must be at least 1"),
+        (["--time-limit", "0"], "argument --time-limit: the time limit must be a finite number of seconds > 0"),
         (["--scheduler", "localhost"], "argument --scheduler: expected a scheduler address like tcp://host:8786"),
         (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "not allowed with argument"),
         (["--frobnicate"], "unrecognized arguments: --frobnicate"),
@@ -51,8 +51,8 @@ def test_missing_inputs_give_project_errors(tmp_path, capsys):
 @pytest.mark.parametrize(
     "kwargs, expected",
     [
-        ({"n": 0}, "n must be a positive integer"),
-        ({"n": 2, "workers": 0}, "workers must be a positive integer"),
+        ({"n": 0}, r"n \(candidates to sample\) must be at least 1, got 0"),
+        ({"n": 2, "workers": 0}, "workers must be at least 1, got 0"),
         ({"n": 2, "temperature": -1.0}, "temperature must be > 0"),
         ({"n": 2, "guidance": -0.5}, "guidance must be a number >= 0"),
         ({"strings": "Na Cl 0 1 ooo"}, "strings must be a non-empty sequence"),
@@ -68,4 +68,4 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr("pipeline.generate.SCHEDULER_CONNECT_TIMEOUT", 2.0)  # fail fast in the test
     with pytest.raises(PipelineError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
         generate(strings=["Na Cl 0 1 ooo"], out=tmp_path / "o", scheduler="tcp://127.0.0.1:9", train_data=None,
-                 hull_reference=None, progress=False)
+                 known_materials=False, progress=False)

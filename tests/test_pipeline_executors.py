@@ -13,7 +13,7 @@ def _task(index: int, string: str, decode_kwargs: dict) -> dict:
     if string == "crash":
         os.abort()  # SIGABRT: the worker process dies as it would on a segfault in native code
     if string == "hang":
-        time.sleep(60)
+        time.sleep(900)
     return {"index": index, "string": string, "status": "ok", "pid": os.getpid()}
 
 
@@ -29,7 +29,7 @@ def test_crash_and_timeout_are_contained_and_the_rest_finish():
     assert "exit code" in by_index[1]["message"]
     assert by_index[3]["status"] == "timeout"
     assert [by_index[i]["status"] for i in (0, 2, 4)] == ["ok", "ok", "ok"]
-    assert elapsed < 30  # the hung task was killed, not waited for
+    assert elapsed < 900  # the hung task was killed, not waited for (a bound no loaded machine comes near)
 
 
 def test_worker_processes_are_not_the_parent():

@@ -46,7 +46,7 @@ def sampled_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def given_pool_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("given") / "pool"
-    return generate(strings=GIVEN, out=out, workers=2, hull_reference=None, progress=False)
+    return generate(strings=GIVEN, out=out, workers=2, known_materials=False, progress=False)
 
 
 def test_sampled_run_writes_table_cifs_and_report(sampled_run):
@@ -114,7 +114,7 @@ def test_interrupted_run_resumes_only_the_missing_candidates(given_pool_run, tmp
     finished = [line for line in lines if json.loads(line)["string"] == SRCDP]
     torn = next(line for line in lines if json.loads(line)["string"] != SRCDP)
     (out / "decoded.jsonl").write_text(finished[0] + torn[: len(torn) // 2])
-    result = generate(strings=GIVEN, out=out, workers=2, hull_reference=None, progress=False)
+    result = generate(strings=GIVEN, out=out, workers=2, known_materials=False, progress=False)
     assert result.decoded_now == len(GIVEN) - 1
     assert [r["status"] for r in result.rows] == [r["status"] for r in given_pool_run.rows]
     new_lines = (out / "decoded.jsonl").read_text().splitlines(keepends=True)
@@ -130,7 +130,7 @@ def test_dask_local_cluster_gives_the_same_results_as_the_process_pool(given_poo
     with dask.config.set({"distributed.worker.daemon": False}), \
             LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
                          dashboard_address=None) as cluster, Client(cluster) as client:
-        result = generate(strings=GIVEN, out=tmp_path / "dask", client=client, hull_reference=None, progress=False)
+        result = generate(strings=GIVEN, out=tmp_path / "dask", client=client, known_materials=False, progress=False)
     assert result.decoded_now == len(GIVEN)
     keys = ("status", "formula", "space_group", "canonical", "novel", "duplicate_of", "topology_ok")
     for pool_row, dask_row in zip(given_pool_run.rows, result.rows):
@@ -145,7 +145,7 @@ def test_daemonic_dask_workers_are_refused_before_any_work(tmp_path):
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster, Client(cluster) as client:
         with pytest.raises(PipelineError, match="DASK_DISTRIBUTED__WORKER__DAEMON=False"):
-            generate(strings=[NACL], out=tmp_path / "daemon", client=client, train_data=None, hull_reference=None,
+            generate(strings=[NACL], out=tmp_path / "daemon", client=client, train_data=None, known_materials=False,
                      progress=False)
     assert not (tmp_path / "daemon" / "decoded.jsonl").exists()
 
@@ -163,7 +163,7 @@ def test_ctrl_c_keeps_finished_candidates_and_the_rerun_completes(tmp_path):
     (tmp_path / "strings.txt").write_text("\n".join(strings) + "\n")
     out = tmp_path / "run"
     args = ["--strings", str(tmp_path / "strings.txt"), "--out", str(out), "--workers", "1", "--train-data", "none",
-            "--hull-reference", "none", "--no-progress"]
+            "--no-known-materials", "--no-progress"]
     proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "generate", *args], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     log = out / "decoded.jsonl"
@@ -176,7 +176,7 @@ def test_ctrl_c_keeps_finished_candidates_and_the_rerun_completes(tmp_path):
     assert proc.returncode == 130 and "interrupted" in err
     done = log.read_text().splitlines(keepends=True)
     assert 1 <= len(done) < len(strings)
-    result = generate(strings=strings, out=out, workers=1, train_data=None, hull_reference=None, progress=False)
+    result = generate(strings=strings, out=out, workers=1, train_data=None, known_materials=False, progress=False)
     assert result.decoded_now == len(strings) - len(done)
     assert log.read_text().splitlines(keepends=True)[: len(done)] == done
     assert sorted(r["index"] for r in result.rows) == [0, 1, 2]

@@ -1,4 +1,4 @@
-"""Screening models with the real matgl weights, and the convex-hull helper."""
+"""Screening models with the real matgl weights (the known-materials hull is tested in test_screening_known.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from pymatgen.core import Lattice, Structure
 
 from pipeline.properties import (
     PropertyError,
-    energy_above_hull,
     predict_band_gap,
     predict_formation_energy,
 )
@@ -104,56 +103,3 @@ def test_bad_inputs_raise_project_errors():
         predict_formation_energy(NACL, model="M3GNet-MP-2021.2.8-PES")
     with pytest.raises(SlicesError, match=MODEL_DIR_ENV):
         predict_band_gap(NACL, model="No-Such-BandGap-Model")
-
-
-# ---------------------------------------------------------------------------- hull (pure pymatgen arithmetic)
-
-TABLE = [("Na", -1.3), ("Cl", -1.8), ("NaCl", -3.4), ("NaCl3", -2.0)]
-
-
-def test_energy_above_hull_against_a_small_table():
-    assert energy_above_hull("NaCl", -3.3, TABLE) == pytest.approx(0.1, abs=1e-9)
-    assert energy_above_hull("NaCl", -3.5, TABLE) == pytest.approx(-0.1, abs=1e-9)  # below the hull: negative
-    assert energy_above_hull("Na", -1.3, TABLE) == pytest.approx(0.0, abs=1e-9)
-    # Na2Cl lies between Na and NaCl: hull energy is (1/3)(-1.3) + (2/3)(-3.4) = -2.7 eV/atom
-    assert energy_above_hull("Na2Cl", -2.6, TABLE) == pytest.approx(0.1, abs=1e-9)
-
-
-def test_energy_above_hull_reads_a_csv(tmp_path):
-    path = tmp_path / "ref.csv"
-    path.write_text("formula,energy_per_atom\n" + "\n".join(f"{f},{e}" for f, e in TABLE) + "\n")
-    assert energy_above_hull("NaCl", -3.3, path) == pytest.approx(0.1, abs=1e-9)
-
-
-def test_energy_above_hull_without_elemental_reference_is_nan():
-    with pytest.warns(UserWarning, match="K"):
-        assert np.isnan(energy_above_hull("KCl", -3.0, TABLE))
-
-
-def test_energy_above_hull_bad_input():
-    with pytest.raises(PropertyError):
-        energy_above_hull("Xx2", -1.0, TABLE)
-    with pytest.raises(PropertyError):
-        energy_above_hull("NaCl", float("nan"), TABLE)
-    with pytest.raises(PropertyError):
-        energy_above_hull("NaCl", -3.0, "/no/such/table.csv")
-
-
-REFERENCE = Path(__file__).resolve().parents[1] / "data" / "hull_reference.csv.gz"
-TRAIN_POOL = Path(__file__).resolve().parents[2] / "shared" / "data" / "mp20" / "train_pool.csv.gz"
-
-
-@pytest.mark.skipif(not (REFERENCE.is_file() and TRAIN_POOL.is_file()), reason="hull table or train_pool missing")
-def test_hull_table_reproduces_with_the_default_potential():
-    """The shipped table holds single points of the default potential: recompute one and place MgO on the hull."""
-    import pandas as pd
-
-    from relax.potential import energy_per_atom
-
-    table = pd.read_csv(REFERENCE).set_index("material_id")
-    pool = pd.read_csv(TRAIN_POOL).set_index("material_id")
-    mgo = Structure.from_str(pool.loc["mp-1265", "cif"], fmt="cif")
-    energy = energy_per_atom(mgo)
-    assert energy == pytest.approx(table.loc["mp-1265", "energy_per_atom"], abs=1e-4)
-    assert energy_above_hull("MgO", energy, REFERENCE) == pytest.approx(0.0, abs=1e-6)
-    assert energy_above_hull("MgO", energy + 0.2, REFERENCE) == pytest.approx(0.2, abs=1e-6)

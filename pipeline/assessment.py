@@ -1,0 +1,254 @@
+"""``assess``: screen crystals against known materials (formation energy, energy above the known hull,
+decomposition, known or new, band gap, space group). Exported as ``pipeline.assess``.
+
+```python
+from pipeline import assess
+results = assess(structures, relax=True)   # relax=False for crystals already relaxed with the potential
+r = results[0]
+r.formation_energy_per_atom, r.e_above_hull, r.decomposition, r.novelty, r.known_id, r.band_gap, r.space_group
+```
+
+Anything that cannot be computed for a crystal is None and ``reason`` says why (an element the models or the
+known tables lack, a failed relaxation, ...); nothing is silently NaN. Bad arguments raise ``PipelineError``.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+
+from pymatgen.core import Structure
+
+from pipeline.errors import PipelineError
+
+BELOW_HULL_FLAG = -0.1  # eV/atom: further below the known hull than this is flagged (a discovery or a model error)
+DEFAULT_ROUTE = "potential"  # chosen on evidence: benchmarks/results/screening.json, docs/pipeline.md
+
+
+@dataclass
+class Assessment:
+    """The screening verdict for one crystal (energies in eV/atom, band gap in eV; None = not computed, see
+    ``reason``)."""
+
+    formula: str
+    formation_energy_per_atom: float | None = None
+    e_above_hull: float | None = None
+    decomposition: str | None = None
+    below_known_hull: bool = False
+    novelty: str | None = None
+    known_id: str | None = None
+    matched_by: str | None = None
+    band_gap: float | None = None
+    space_group: str | None = None
+    space_group_number: int | None = None
+    symprec: float | None = None
+    energy_per_atom: float | None = None
+    relaxed: bool = False
+    reason: str | None = None
+    structure: Structure | None = field(default=None, repr=False)
+
+    def _note(self, text: str) -> None:
+        self.reason = text if not self.reason else f"{self.reason}; {text}"
+
+    def as_dict(self) -> dict:
+        """The fields as plain values (without the structure)."""
+        out = asdict(self)
+        out.pop("structure")
+        return out
+
+
+def _check(structures, relax: bool, route: str, energies, canonicals) -> list[Structure]:
+    from pipeline.formation import ROUTES
+
+    items = [structures] if isinstance(structures, Structure) else list(structures)
+    for k, s in enumerate(items):
+        if not isinstance(s, Structure):
+            raise PipelineError(f"item {k} is a {type(s).__name__}, not a pymatgen Structure")
+    if route not in ROUTES:
+        raise PipelineError(f"route must be one of {ROUTES}, got {route!r}")
+    if not isinstance(relax, bool):
+        raise PipelineError(f"relax must be True or False, got {relax!r}")
+    for name, values in (("energies", energies), ("canonicals", canonicals)):
+        if values is not None and len(values) != len(items):
+            raise PipelineError(f"{name} has {len(values)} items for {len(items)} structures")
+    return items
+
+
+def _unusable(structure: Structure) -> str | None:
+    """Why a structure cannot be assessed at all, or None."""
+    from pymatgen.core import Element
+
+    if len(structure) == 0:
+        return "the structure has no atoms"
+    if not structure.is_ordered:
+        return "the structure is disordered (partial occupancies)"
+    if not all(isinstance(el, Element) for el in structure.composition.elements):
+        return "the structure holds species that are not chemical elements"
+    if not math.isfinite(structure.volume) or structure.volume < 1e-3:
+        return "the lattice is degenerate"
+    return None
+
+
+def _energies(items: list[Structure], results: list[Assessment], relax: bool, energies, potential, progress: bool):
+    """Relax (or take / compute the single-point energy of) each usable crystal."""
+    from tqdm.auto import tqdm
+
+    from pipeline import formation
+    from slices.errors import SlicesError
+
+    for k, (structure, result) in enumerate(tqdm(list(zip(items, results)), desc="relax" if relax else "energy",
+                                                 unit="crystal", disable=not progress, file=sys.stderr)):
+        if result.reason:
+            continue
+        try:
+            if relax:
+                result.structure, result.energy_per_atom, converged = formation.relax_candidate(structure, potential)
+                result.relaxed = True
+                if not converged:
+                    result._note("the relaxation did not converge (energies are of its last step)")
+            elif energies is not None and energies[k] is not None:
+                result.energy_per_atom = float(energies[k])
+            else:
+                result.energy_per_atom = formation.potential_energy(structure, potential)
+        except SlicesError as exc:
+            result._note(f"potential: {exc}")
+
+
+def _formation_energies(results: list[Assessment], route: str, potential) -> None:
+    from pipeline import formation
+    from slices.errors import SlicesError
+
+    usable = [r for r in results if r.structure is not None and not _fatal(r)]
+    model_values: list[float | None] = [None] * len(usable)
+    if route in ("model", "mean") and usable:
+        model_values = formation.model_formation_energy([r.structure for r in usable])
+    for result, model_value in zip(usable, model_values):
+        value = None
+        potential_value = None
+        if route in ("potential", "mean"):
+            if result.energy_per_atom is None:
+                result._note("no potential energy, so no formation energy")
+                continue
+            try:
+                potential_value = formation.potential_formation_energy(result.structure, result.energy_per_atom,
+                                                                       potential)
+            except SlicesError as exc:
+                result._note(f"formation energy: {exc}")
+                continue
+        if route in ("model", "mean") and model_value is None:
+            result._note("the formation-energy model gives no value for this crystal")
+            continue
+        if route == "potential":
+            value = potential_value
+        elif route == "model":
+            value = model_value
+        else:
+            value = 0.5 * (potential_value + model_value)
+        result.formation_energy_per_atom = float(value)
+
+
+def _fatal(result: Assessment) -> bool:
+    return result.structure is None or (result.reason or "").startswith("unusable")
+
+
+def _hull(results: list[Assessment]) -> None:
+    from pipeline.hull import HullError, known_hull
+
+    try:
+        hull = known_hull()
+    except HullError as exc:
+        for r in results:
+            r._note(f"hull: {exc}")
+        return
+    for result in results:
+        if result.formation_energy_per_atom is None:
+            continue
+        try:
+            point = hull.place(result.structure.composition, result.formation_energy_per_atom)
+        except HullError as exc:
+            result._note(f"hull: {exc}")
+            continue
+        result.e_above_hull, result.decomposition = point.e_above_hull, point.decomposition
+        result.below_known_hull = point.e_above_hull < BELOW_HULL_FLAG
+
+
+def _band_gaps(results: list[Assessment]) -> None:
+    from pipeline import properties
+    from slices.errors import SlicesError
+
+    usable = [r for r in results if not _fatal(r)]
+    for result in usable:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a NaN prediction becomes a reason below
+                value = float(properties.predict_band_gap([result.structure])[0])
+        except SlicesError as exc:
+            result._note(f"band gap: {exc}")
+            continue
+        if math.isfinite(value):
+            result.band_gap = value
+        else:
+            result._note("the band-gap model gives no value for this crystal")
+
+
+def _novelty_and_symmetry(results: list[Assessment], canonicals, novelty: bool, progress: bool) -> None:
+    from tqdm.auto import tqdm
+
+    from pipeline.known import known_index
+    from pipeline.symmetry import find_symmetry
+
+    index = known_index(progress) if novelty and not all(_fatal(r) for r in results) else None
+    for k, result in enumerate(tqdm(results, desc="known/new", unit="crystal", disable=not progress,
+                                    file=sys.stderr)):
+        if _fatal(result):
+            continue
+        sym = find_symmetry(result.structure)
+        result.space_group, result.space_group_number, result.symprec = sym.space_group, sym.number, sym.symprec
+        if index is not None:
+            canonical = canonicals[k] if canonicals is not None and not result.relaxed else None
+            match = index.lookup(result.structure, canonical)
+            result.novelty, result.known_id, result.matched_by = match.novelty, match.known_id, match.matched_by
+
+
+def assess(
+    structures: Structure | Iterable[Structure],
+    relax: bool = True,
+    *,
+    route: str = DEFAULT_ROUTE,
+    potential: str | None = None,
+    energies: Sequence[float | None] | None = None,
+    canonicals: Sequence[str | None] | None = None,
+    hull: bool = True,
+    novelty: bool = True,
+    band_gap: bool = True,
+    progress: bool = False,
+) -> list[Assessment]:
+    """Screen each crystal against the known materials; one :class:`Assessment` per input, in order.
+
+    ``relax`` relaxes each crystal with the interatomic ``potential`` (default: relax's default) first; with
+    ``relax=False`` the crystals are taken as relaxed and ``energies`` (the potential's energy per atom of each, if
+    the caller has them) spare the single points. ``route`` is how the formation energy is obtained
+    (:data:`pipeline.formation.ROUTES`). ``canonicals`` are the crystals' canonical SLICES strings if known (the
+    fast path of the known-structure lookup). ``hull`` / ``novelty`` / ``band_gap`` False skip those parts.
+    """
+    items = _check(structures, relax, route, energies, canonicals)
+    results = []
+    for structure in items:
+        result = Assessment(formula=structure.composition.reduced_formula if len(structure) else "",
+                            structure=structure)
+        problem = _unusable(structure)
+        if problem:
+            result.reason = f"unusable: {problem}"
+        results.append(result)
+    if route in ("potential", "mean") or relax:
+        _energies(items, results, relax, energies, potential, progress)
+    _formation_energies(results, route, potential)
+    if hull:
+        _hull(results)
+    if band_gap:
+        _band_gaps(results)
+    _novelty_and_symmetry(results, canonicals, novelty, progress)
+    return results
