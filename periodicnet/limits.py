@@ -23,7 +23,7 @@ MAX_BOND_STRETCH = 1.5
 
 GFNFF_TIME_LIMIT = 30.0
 """CPU-time limit (seconds) of one GFN-FF optimisation (its child process is ended after it; a wall-time safety net of
-10x this, or half the reconstruction's remaining time, applies too). CPU, not wall: on a loaded machine a wall limit
+3x this, or half the reconstruction's remaining time, applies too). CPU, not wall: on a loaded machine a wall limit
 failed GFN-FF on every framework tried (4-6 CPU s, 35-40 wall s)."""
 
 RECONSTRUCTION_TIME_LIMIT = 120.0

@@ -32,6 +32,8 @@ SETTINGS = RelaxSettings(optimizer="FIRE", fmax=0.1, steps=200)
 """GFN-FF's relaxation: a rough pre-relaxation for the potential (convergence is not required; the graph check
 below decides whether the result is used)."""
 RESTRAINT = {"k": 5.0, "stretch": 1.2}
+WALL_FACTOR = 3.0
+"""Default wall-time safety net, in multiples of the CPU budget: a child that hangs (uses no CPU) is killed after it."""
 
 
 def _child(conn, workdir, numbers, cell, frac, edges, images, targets, settings, cpu_limit):
@@ -82,12 +84,13 @@ def gfnff_relax(
     """Relax positions and cell with periodic GFN-FF plus graph restraints (:func:`relax.driver.relax_atoms`
     under ``settings``); return ``(cell, frac, energy_eV)``.
 
-    ``time_limit`` is the child's CPU seconds; ``wall_limit`` (default 10 x ``time_limit``) the wall seconds after
+    ``time_limit`` is the child's CPU seconds; ``wall_limit`` (default :data:`WALL_FACTOR` x ``time_limit``) the wall
+    seconds after
     which it is killed anyway. Raises :class:`RelaxError` with reason ``gfnff_crashed`` (the child process died), or
     ``gfnff_failed`` (an error inside GFN-FF, a time limit, a guard of the driver, or a result whose bonds no longer
     match the graph).
     """
-    wall_limit = 10 * time_limit if wall_limit is None else wall_limit
+    wall_limit = WALL_FACTOR * time_limit if wall_limit is None else wall_limit
     with tempfile.TemporaryDirectory(prefix="gfnff_") as workdir:  # removed even when the child crashes
         return _run_child(workdir, numbers, cell, frac, edges, images, targets, settings, time_limit, wall_limit)
 

@@ -128,7 +128,7 @@ def reconstruct(
 
     # stage 2: GFN-FF (a failure or crash is recorded; the next stage starts from the placement)
     if "gfnff" in stages:
-        from relax.gfnff_stage import gfnff_relax
+        from relax.gfnff_stage import WALL_FACTOR, gfnff_relax
 
         t0 = time.monotonic()
         remaining = deadline - t0
@@ -138,7 +138,7 @@ def reconstruct(
             cell2, frac2, _ = gfnff_relax(  # restraints and bond checks on the bonds only (not the contacts)
                 numbers, cell, frac, edges[bonds], images[bonds], targets[bonds],
                 time_limit=gfnff_time_limit,
-                wall_limit=min(10 * gfnff_time_limit, remaining / 2),  # half is kept for the potential
+                wall_limit=min(WALL_FACTOR * gfnff_time_limit, remaining / 2),  # half is kept for the potential
             )
             cell, frac = cell2, frac2
             _record(result, "gfnff", t0, _structure(species, cell, frac))
