@@ -85,8 +85,7 @@ def gfnff_relax(
     under ``settings``); return ``(cell, frac, energy_eV)``.
 
     ``time_limit`` is the child's CPU seconds; ``wall_limit`` (default :data:`WALL_FACTOR` x ``time_limit``) the wall
-    seconds after
-    which it is killed anyway. Raises :class:`RelaxError` with reason ``gfnff_crashed`` (the child process died), or
+    seconds after which it is killed anyway. Raises :class:`RelaxError` with reason ``gfnff_crashed`` (the child process died), or
     ``gfnff_failed`` (an error inside GFN-FF, a time limit, a guard of the driver, or a result whose bonds no longer
     match the graph).
     """
