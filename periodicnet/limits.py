@@ -22,7 +22,9 @@ MAX_BOND_STRETCH = 1.5
 """A graph bond longer than this times its target length (or shorter than 1/this) is broken."""
 
 GFNFF_TIME_LIMIT = 30.0
-"""Wall-time limit of one GFN-FF optimisation (its child process is killed after it)."""
+"""CPU-time limit (seconds) of one GFN-FF optimisation (its child process is ended after it; a wall-time safety net of
+3x this, or half the reconstruction's remaining time, applies too). CPU, not wall: on a loaded machine a wall limit
+failed GFN-FF on every framework tried (4-6 CPU s, 35-40 wall s)."""
 
 RECONSTRUCTION_TIME_LIMIT = 120.0
 """Default wall-time limit of one string -> crystal reconstruction (all stages)."""

@@ -13,8 +13,11 @@ apart, and the result is checked against the graph before it is accepted.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
+import resource
+import signal
 import tempfile
 import traceback
 
@@ -29,12 +32,17 @@ SETTINGS = RelaxSettings(optimizer="FIRE", fmax=0.1, steps=200)
 """GFN-FF's relaxation: a rough pre-relaxation for the potential (convergence is not required; the graph check
 below decides whether the result is used)."""
 RESTRAINT = {"k": 5.0, "stretch": 1.2}
+WALL_FACTOR = 3.0
+"""Default wall-time safety net, in multiples of the CPU budget: a child that hangs (uses no CPU) is killed after it."""
 
 
-def _child(conn, workdir, numbers, cell, frac, edges, images, targets, settings):
+def _child(conn, workdir, numbers, cell, frac, edges, images, targets, settings, cpu_limit):
     """Runs in the forked child: relax, send ``("ok", cell, frac, energy, nsteps)``, ``("guard", text)`` when a
-    guard of the driver stopped it, or ``("error", text)``."""
+    guard of the driver stopped it, or ``("error", text)``. The kernel ends it (SIGXCPU) after ``cpu_limit`` CPU
+    seconds, so the budget does not depend on how loaded the machine is."""
     try:
+        limit = max(1, math.ceil(cpu_limit))
+        resource.setrlimit(resource.RLIMIT_CPU, (limit, limit + 1))
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
         os.dup2(devnull, 2)
@@ -71,33 +79,39 @@ def gfnff_relax(
     *,
     settings: RelaxSettings = SETTINGS,
     time_limit: float = GFNFF_TIME_LIMIT,
+    wall_limit: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Relax positions and cell with periodic GFN-FF plus graph restraints (:func:`relax.driver.relax_atoms`
     under ``settings``); return ``(cell, frac, energy_eV)``.
 
-    Raises :class:`RelaxError` with reason ``gfnff_crashed`` (the child process died), or ``gfnff_failed`` (an
-    error inside GFN-FF, the time limit, a guard of the driver, or a result whose bonds no longer match the graph).
+    ``time_limit`` is the child's CPU seconds; ``wall_limit`` (default :data:`WALL_FACTOR` x ``time_limit``) the wall
+    seconds after which it is killed anyway. Raises :class:`RelaxError` with reason ``gfnff_crashed`` (the child process died), or
+    ``gfnff_failed`` (an error inside GFN-FF, a time limit, a guard of the driver, or a result whose bonds no longer
+    match the graph).
     """
+    wall_limit = WALL_FACTOR * time_limit if wall_limit is None else wall_limit
     with tempfile.TemporaryDirectory(prefix="gfnff_") as workdir:  # removed even when the child crashes
-        return _run_child(workdir, numbers, cell, frac, edges, images, targets, settings, time_limit)
+        return _run_child(workdir, numbers, cell, frac, edges, images, targets, settings, time_limit, wall_limit)
 
 
-def _run_child(workdir, numbers, cell, frac, edges, images, targets, settings, time_limit):
+def _run_child(workdir, numbers, cell, frac, edges, images, targets, settings, time_limit, wall_limit):
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
-    args = (workdir, np.asarray(numbers), cell, frac, edges, images, targets, settings)
+    args = (workdir, np.asarray(numbers), cell, frac, edges, images, targets, settings, time_limit)
     child = ctx.Process(target=_child, args=(send, *args))
     child.start()
     send.close()
     try:
-        if not receive.poll(time_limit):
+        if not receive.poll(wall_limit):
             child.kill()
             child.join()
-            raise RelaxError("gfnff_failed", f"GFN-FF did not finish within {time_limit:.0f} s")
+            raise RelaxError("gfnff_failed", f"GFN-FF did not finish within {wall_limit:.0f} s (wall)")
         try:
             message = receive.recv()
         except EOFError:
             child.join()
+            if child.exitcode == -signal.SIGXCPU:
+                raise RelaxError("gfnff_failed", f"GFN-FF used up its {time_limit:.0f} CPU seconds") from None
             raise RelaxError(
                 "gfnff_crashed", f"the GFN-FF library crashed the worker process (exit code {child.exitcode})"
             ) from None

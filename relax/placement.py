@@ -44,8 +44,9 @@ def initial_cell(bond_frac: np.ndarray, targets: np.ndarray) -> np.ndarray:
 class _Objective:
     """Bond springs plus non-bonded repulsion; the variables are the cell matrix and fractional coordinates."""
 
-    def __init__(self, n_atoms, edges, images, targets, pairs, pair_images, pair_d0):
+    def __init__(self, n_atoms, edges, images, targets, pairs, pair_images, pair_d0, weights=None):
         self.n = n_atoms
+        self.w = np.ones(len(targets)) if weights is None else weights
         self.i, self.j = edges[:, 0], edges[:, 1]
         self.t = images.astype(float)
         self.target = targets
@@ -58,8 +59,9 @@ class _Objective:
         frac = x[9:].reshape(self.n, 3)
         g_a = np.zeros((3, 3))
         g_frac = np.zeros((self.n, 3))
-        # springs on bonds ((|d| - L) / L)^2, and a one-sided repulsion ((|d| - d0) / d0)^2 for close non-bonded pairs
-        terms = [(self.i, self.j, self.t, self.target, 1 / self.target**2, "both")]
+        # springs on edges w ((|d| - L) / L)^2 (w = 1 for bonds, weaker for contacts), and a one-sided repulsion
+        # ((|d| - d0) / d0)^2 for close non-bonded pairs
+        terms = [(self.i, self.j, self.t, self.target, self.w / self.target**2, "both")]
         if len(self.pi):
             terms.append((self.pi, self.pj, self.pt, self.d0, REPULSION_WEIGHT / self.d0**2, "compress"))
         energy = 0.0
@@ -99,16 +101,22 @@ def _nonbonded_pairs(species, a, frac, bonded: set, cutoff: float, d0_of):
     )
 
 
-def place(species, edges: np.ndarray, images: np.ndarray, *, seed: int = 0, rounds: int = 6):
+def place(species, edges: np.ndarray, images: np.ndarray, *, seed: int = 0, rounds: int = 6,
+          targets: np.ndarray | None = None, weights: np.ndarray | None = None):
     """Stage 1: return ``(cell_matrix, frac_coords)`` for a 3D labelled quotient graph.
 
+    ``targets``: each edge's length (default: the bond table's); ``weights``: each edge's spring weight (default 1;
+    contacts are weaker, :mod:`relax.targets`). Non-bonded pairs are repelled below the shorter of the pair's
+    table length and its shortest target in this graph.
     Raises :class:`RelaxError` with reason ``placement_failed`` when no sensible geometry is found.
     """
     species = list(species)
     n = len(species)
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
     images = np.asarray(images, dtype=np.int64).reshape(-1, 3)
-    targets = np.array([bond_length(species[i], species[j]) for i, j in edges.tolist()])
+    if targets is None:
+        targets = np.array([bond_length(species[i], species[j]) for i, j in edges.tolist()])
+    weights = np.ones(len(edges)) if weights is None else np.asarray(weights, dtype=float)
     frac = barycentric_placement(n, edges, images)
     rng = np.random.default_rng(seed)
     # separate atoms the barycentric solve placed on top of each other (unstable nets)
@@ -122,12 +130,16 @@ def place(species, edges: np.ndarray, images: np.ndarray, *, seed: int = 0, roun
     for (i, j), t in zip(edges.tolist(), images.tolist()):
         bonded.add((i, j, tuple(t)))
         bonded.add((j, i, tuple(-x for x in t)))
+    shortest: dict[tuple[str, str], float] = {}  # the graph's own shortest target of each element pair
+    for (i, j), length in zip(edges.tolist(), np.asarray(targets, dtype=float).tolist()):
+        for k in ((species[i], species[j]), (species[j], species[i])):
+            shortest[k] = min(shortest.get(k, length), length)
     pair_cache: dict[tuple[str, str], float] = {}
 
     def d0_of(i: int, j: int) -> float:
         k = (species[i], species[j])
         if k not in pair_cache:
-            pair_cache[k] = bond_length(*k)
+            pair_cache[k] = min(bond_length(*k), shortest.get(k, np.inf))
         return pair_cache[k]
 
     cutoff = 1.5 * max(bond_length(x, y) for x in set(species) for y in set(species))
@@ -136,7 +148,7 @@ def place(species, edges: np.ndarray, images: np.ndarray, *, seed: int = 0, roun
     pair_images = np.zeros((0, 3), dtype=np.int64)
     pair_d0 = np.zeros(0)
     for _ in range(rounds):
-        objective = _Objective(n, edges, images, targets, pairs, pair_images, pair_d0)
+        objective = _Objective(n, edges, images, targets, pairs, pair_images, pair_d0, weights)
         result = minimize(objective, x, jac=True, method="L-BFGS-B", options={"maxiter": 400, "gtol": 1e-7})
         x = result.x
         a, frac = x[:9].reshape(3, 3), x[9:].reshape(n, 3)

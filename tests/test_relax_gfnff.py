@@ -73,3 +73,20 @@ def test_gfnff_time_limit_is_enforced():
     with pytest.raises(RelaxError) as info:
         gfnff_relax(graph.atomic_numbers, cell, frac, graph.edges, graph.images, targets, time_limit=1e-3)
     assert info.value.reason == "gfnff_failed" and "within" in str(info.value)
+
+
+def test_gfnff_cpu_limit_is_enforced():
+    # a budget of 1 CPU second against a relaxation that cannot converge (fmax 1e-12, 100,000 steps): the kernel
+    # ends the child, however loaded the machine is (the wall limit is far away)
+    from dataclasses import replace
+
+    from relax.gfnff_stage import SETTINGS
+
+    graph = slices.parse(slices.encode(wurtzite()))
+    cell, frac = place(graph.species, graph.edges, graph.images)
+    targets = np.array([bond_length(graph.species[i], graph.species[j]) for i, j in graph.edges.tolist()])
+    endless = replace(SETTINGS, fmax=1e-12, steps=100_000)
+    with pytest.raises(RelaxError) as info:
+        gfnff_relax(graph.atomic_numbers, cell, frac, graph.edges, graph.images, targets, settings=endless,
+                    time_limit=1.0, wall_limit=3600.0)
+    assert info.value.reason == "gfnff_failed" and "CPU seconds" in str(info.value)

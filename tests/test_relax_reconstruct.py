@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import slices
-from relax import REASON_CODES, Reconstruction, RelaxError, reconstruct
+from relax import REASON_CODES, STAGES, Reconstruction, RelaxError, reconstruct
 from tests.relax_support import STRICT, require_model, rock_salt
 
 NACL = slices.parse(slices.encode(rock_salt()))
@@ -60,7 +60,7 @@ def test_unknown_stage_raises():
 
 def test_full_pipeline_on_rock_salt_with_real_engines():
     require_model()
-    r = reconstruct(NACL.species, NACL.edges, NACL.images)
+    r = reconstruct(NACL.species, NACL.edges, NACL.images, stages=STAGES)
     assert isinstance(r, Reconstruction)
     assert r.status == "ok", r.message
     assert set(r.stage_structures) == {"placement", "gfnff", "potential"}
@@ -127,6 +127,6 @@ def test_cell_that_gfnff_collapses_still_reconstructs():
     from slices.graph import parse
 
     g = parse(string)
-    r = reconstruct(g.species, g.edges, g.images, time_limit=60.0)
+    r = reconstruct(g.species, g.edges, g.images, time_limit=60.0, stages=STAGES)
     assert r.status == "ok", r.message
     assert r.structure.volume / len(r.structure) > 10.0  # metals: about 13-15 A^3/atom

@@ -1,0 +1,88 @@
+"""Target length of every edge of a graph: the placement's spring rest lengths and the bond checks' reference.
+
+Three kinds of edge:
+
+- *bonds*: the per-element-pair median of :mod:`relax.bondtable` (learnt from MP-20's inorganic crystals);
+- *organic ring and chain bonds*: C-C, C-N and N-N bonds between two atoms that each have at least two neighbours
+  among H, C, N, O (members of a linker's ring or chain) take standard organic bond lengths instead. The MP-20 table
+  learnt these pairs from carbides, cyanides and nitrides (C-C 1.30 A from C2 dumbbells, N-N 2.62 A), while in
+  the QMOF frameworks the same pairs measure 1.42, 1.35 and 1.34 A (``docs/reconstruction.md``); a saturated
+  pair (both atoms with their full count of organic neighbours: 4 for C, 3 for N) takes the single-bond length;
+- *contacts*: the non-bonded pairs the codec adds to complete a layered, chain or molecular crystal into a 3D net
+  (after ``~`` in a string, ``docs/canonical.md``), at a van der Waals distance: :data:`VDW_FRACTION` of the
+  pair's van der Waals radii sum. They get weak springs in the placement and are left out of every bond check.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from relax.bondtable import bond_length
+
+VDW_FRACTION = 0.95
+"""Contact target = this x (r_vdW(a) + r_vdW(b)) (MoS2's gap: 3.49 A against a sum of 3.60 A, ratio 0.97)."""
+
+CONTACT_WEIGHT = 0.1
+"""Stiffness of a contact's spring relative to a bond's in the placement (weak: pieces settle on the repulsion)."""
+
+DEFAULT_VDW_RADIUS = 2.0
+"""Angstrom, for an element without a tabulated van der Waals radius."""
+
+ORGANIC_ELEMENTS = frozenset({"H", "C", "N", "O"})
+SATURATED_VALENCE = {"C": 4, "N": 3}
+# standard lengths (angstrom) of organic bonds: (conjugated / aromatic, single between saturated atoms)
+ORGANIC_BOND_LENGTHS = {("C", "C"): (1.40, 1.53), ("C", "N"): (1.35, 1.47), ("N", "N"): (1.35, 1.45)}
+
+
+@lru_cache(maxsize=None)
+def vdw_radius(symbol: str) -> float:
+    """Van der Waals radius (angstrom) of an element from pymatgen's table (:data:`DEFAULT_VDW_RADIUS` if absent)."""
+    from pymatgen.core.periodic_table import Element
+
+    radius = Element(symbol).van_der_waals_radius
+    return float(radius) if radius else DEFAULT_VDW_RADIUS
+
+
+def contact_length(a: str, b: str) -> float:
+    """Target length (angstrom) of a contact between elements ``a`` and ``b``."""
+    return VDW_FRACTION * (vdw_radius(a) + vdw_radius(b))
+
+
+def organic_neighbour_counts(species, edges: np.ndarray, bonds: np.ndarray) -> np.ndarray:
+    """Per atom, how many of its bonds (``bonds`` marks which edges are bonds) go to H, C, N or O."""
+    counts = np.zeros(len(species), dtype=np.int64)
+    organic = np.array([s in ORGANIC_ELEMENTS for s in species])
+    for (i, j), is_bond in zip(edges.tolist(), bonds.tolist()):
+        if is_bond:
+            counts[i] += organic[j]
+            counts[j] += organic[i]
+    return counts
+
+
+def organic_bond_length(a: str, b: str, count_a: int, count_b: int) -> float | None:
+    """Standard length of a ring or chain bond between ``a`` and ``b`` with these organic-neighbour counts, or
+    None when the rule does not apply (another pair, or an end atom such as cyanide's C or an azide's N)."""
+    pair = tuple(sorted((a, b)))
+    if pair not in ORGANIC_BOND_LENGTHS or min(count_a, count_b) < 2:
+        return None
+    conjugated, single = ORGANIC_BOND_LENGTHS[pair]
+    saturated = count_a >= SATURATED_VALENCE[a] and count_b >= SATURATED_VALENCE[b]
+    return single if saturated else conjugated
+
+
+def edge_targets(species, edges: np.ndarray, contacts: np.ndarray | None = None) -> np.ndarray:
+    """Target length (angstrom) of every edge: contacts, organic ring/chain bonds, other bonds (module doc)."""
+    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    marks = np.zeros(len(edges), dtype=bool) if contacts is None else np.asarray(contacts, dtype=bool)
+    counts = organic_neighbour_counts(species, edges, ~marks)
+    out = np.empty(len(edges))
+    for k, ((i, j), contact) in enumerate(zip(edges.tolist(), marks.tolist())):
+        a, b = species[i], species[j]
+        if contact:
+            out[k] = contact_length(a, b)
+            continue
+        organic = organic_bond_length(a, b, counts[i], counts[j])
+        out[k] = organic if organic is not None else bond_length(a, b)
+    return out
