@@ -6,6 +6,10 @@ optimisation runs in a forked child with its own temporary working directory (th
 files into the current directory) and its stdout/stderr silenced; a child that dies is reported as
 ``gfnff_crashed``, one that overruns its time limit is killed and reported as ``gfnff_failed``.
 
+The child is forked while torch (if the caller has loaded it: the potential, the property models) runs on one
+thread: a child forked from a process whose torch has started its OpenMP thread pool hangs in GFN-FF (measured:
+every such child ran into its wall limit). The caller's thread count is restored right after the fork.
+
 GFN-FF sets up its bonded topology from the starting (stage-1) geometry, which the graph already defines; the
 :class:`~relax.restraint.GraphRestraint` springs are added so the optimisation cannot stretch the graph's bonds
 apart, and the result is checked against the graph before it is accepted.
@@ -18,8 +22,10 @@ import multiprocessing
 import os
 import resource
 import signal
+import sys
 import tempfile
 import traceback
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -94,12 +100,28 @@ def gfnff_relax(
         return _run_child(workdir, numbers, cell, frac, edges, images, targets, settings, time_limit, wall_limit)
 
 
+@contextmanager
+def _torch_on_one_thread():
+    """Run torch (if this process has loaded it) on one thread inside the block, so a fork inherits no OpenMP pool."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def _run_child(workdir, numbers, cell, frac, edges, images, targets, settings, time_limit, wall_limit):
     ctx = multiprocessing.get_context("fork")
     receive, send = ctx.Pipe(duplex=False)
     args = (workdir, np.asarray(numbers), cell, frac, edges, images, targets, settings, time_limit)
     child = ctx.Process(target=_child, args=(send, *args))
-    child.start()
+    with _torch_on_one_thread():
+        child.start()
     send.close()
     try:
         if not receive.poll(wall_limit):

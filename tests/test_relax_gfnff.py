@@ -90,3 +90,25 @@ def test_gfnff_cpu_limit_is_enforced():
         gfnff_relax(graph.atomic_numbers, cell, frac, graph.edges, graph.images, targets, settings=endless,
                     time_limit=1.0, wall_limit=3600.0)
     assert info.value.reason == "gfnff_failed" and "CPU seconds" in str(info.value)
+
+
+def test_gfnff_child_does_not_hang_after_torch_started_its_thread_pool():
+    """A child forked from a process whose torch has run a parallel op used to hang in GFN-FF until its wall limit
+    (every such run); the stage now forks with torch on one thread and restores the caller's thread count."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        x = torch.randn(400, 400)
+        float((x @ x).sum())  # starts torch's OpenMP pool in this process
+        graph = slices.parse(slices.encode(rock_salt()))
+        cell, frac = place(graph.species, graph.edges, graph.images)
+        targets = np.array([bond_length(graph.species[i], graph.species[j]) for i, j in graph.edges.tolist()])
+        # generous limits: a hang shows up as "did not finish", never a slow machine as a failure
+        new_cell, _, energy = gfnff_relax(graph.atomic_numbers, cell, frac, graph.edges, graph.images, targets,
+                                          time_limit=300.0, wall_limit=900.0)
+        assert np.isfinite(energy) and not np.allclose(new_cell, cell, atol=1e-3)
+        assert torch.get_num_threads() == 2  # the caller's setting is restored
+    finally:
+        torch.set_num_threads(threads)
