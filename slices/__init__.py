@@ -4,24 +4,12 @@ Public face: :func:`encode`, :func:`decode`, :func:`canonical`, :func:`parse`, :
 :mod:`slices.errors`.
 """
 
-from slices.errors import (
-    ArgumentError,
-    DecodeError,
-    EdgeIndexError,
-    ImageLabelError,
-    ImageOverflowError,
-    InputTooLargeError,
-    NotEmbeddableError,
-    ParseError,
-    SlicesError,
-    StructureInputError,
-    UnknownElementError,
-)
+from slices import errors
+from slices.errors import *  # noqa: F403 - the errors are part of the public face (errors.__all__)
 from slices.graph import SlicesGraph, parse
 from slices.canonicalize import canonical_form
 from slices.encode import Encodability, check, encode, structure_graph
 from slices.decode import DecodeResult, decode, decode_report
-
 
 
 def canonical(string: str) -> str:
@@ -45,15 +33,5 @@ __all__ = [
     "DecodeResult",
     "SlicesGraph",
     "parse",
-    "SlicesError",
-    "ParseError",
-    "UnknownElementError",
-    "EdgeIndexError",
-    "ImageLabelError",
-    "InputTooLargeError",
-    "NotEmbeddableError",
-    "ImageOverflowError",
-    "StructureInputError",
-    "DecodeError",
-    "ArgumentError",
+    *errors.__all__,
 ]
