@@ -252,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"comma-separated, of {', '.join(CONDITIONS)} (default: the unguided ones)")
     parser.add_argument("--workers", type=int, default=2, help="decode processes (default 2)")
     parser.add_argument("--round", type=int, default=20, help="candidates per condition per round (default 20)")
+    parser.add_argument("--stop-after", type=int, default=None,
+                        help="measure only the first this many of each condition in this call (default --n); a later "
+                        "call continues")
     parser.add_argument("--time-limit", type=float, default=120.0, help="seconds per decode (default 120)")
     parser.add_argument("--run-dir", default=str(ROOT / "benchmarks" / ".runs"),
                         help="where the per-candidate JSONL files go (default benchmarks/.runs)")
@@ -295,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
         strings.append(sample_strings(run, name, args.n, args.seed, model_path, model_sha))
     # Rounds over all conditions, so that an interrupted run (scarce CPU) leaves every condition measured on the
     # same number of samples: the first --round of each, then the next, ...
-    for upto in sorted({min(k, args.n) for k in range(args.round, args.n + args.round, args.round)}):
+    stop = min(args.stop_after or args.n, args.n)
+    for upto in sorted({min(k, stop) for k in range(args.round, stop + args.round, args.round)}):
         decode_round(runs, strings, upto, args.workers, args.time_limit, DEFAULT_POTENTIAL)
         for name, run in zip(names, runs):
             decoded = {i: r for i, r in read_jsonl(run / "decoded.jsonl").items() if i < upto}
