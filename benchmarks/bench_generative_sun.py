@@ -159,6 +159,16 @@ def duplicates(decoded: dict[int, dict]) -> dict[int, int]:
     return find_duplicates(items)
 
 
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion (how far a rate from ``n`` samples can be trusted)."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
 def gap_accuracy(gaps: list[float], target: float) -> dict:
     if not gaps:
         return {"n": 0, "mae": None, "within_0.5_eV": None}
@@ -191,6 +201,7 @@ def summarize(n: int, decoded: dict[int, dict], assessed: dict[int, dict], dupli
         "median_e_above_hull": statistics.median(hulls.values()) if hulls else None,
         "sun": len(sun) / n,
         "sun_count": len(sun),
+        "sun_ci95": wilson_interval(len(sun), n),
         "sun_new_composition": sum(assessed[i]["novelty"] == "new" for i in sun),
         "sun_valid": sum(i in set(valid) for i in sun) / n,
         "sun_formulas": sorted(assessed[i]["formula"] for i in sun),
@@ -223,7 +234,7 @@ def fmt(value, spec: str = ".2f") -> str:
 
 def table(results: list[dict], markdown: bool = False) -> str:
     """One table over the results files (rows: model label x condition)."""
-    head = ["model", "condition", "n", "decoded", "valid", "unique", "known", "known comp.", "new", "S.U.N.",
+    head = ["model", "condition", "n", "decoded", "valid", "unique", "known", "known comp.", "new", "S.U.N. (95% CI)",
             "S.U.N. new comp.", "S.U.N. valid", "gap mean", "gap MAE", "within 0.5 eV"]
     rows = []
     for res in results:
@@ -231,7 +242,8 @@ def table(results: list[dict], markdown: bool = False) -> str:
             acc = r.get("band_gap_accuracy", {})
             nc = r["novelty_counts"]
             rows.append([res["label"], name, str(r["n_sampled"]), fmt(r["decoded"]), fmt(r["valid"]), fmt(r["unique"]), str(nc["known"]),
-                         str(nc["known_composition"]), str(nc["new"]), fmt(r["sun"]), str(r["sun_new_composition"]),
+                         str(nc["known_composition"]), str(nc["new"]), fmt(r["sun"]) + (" ({:.2f}-{:.2f})".format(*r["sun_ci95"]) if "sun_ci95" in r else ""),
+                         str(r["sun_new_composition"]),
                          fmt(r["sun_valid"]), fmt(r["band_gap_mean"]), fmt(acc.get("mae")),
                          fmt(acc.get("within_0.5_eV"))])
     if markdown:
@@ -264,8 +276,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.compare:
-        results = [json.loads((RESULTS / f"generative_sun_{label}.json").read_text())
-                   for label in args.compare.split(",")]
+        paths = [RESULTS / f"generative_sun_{label}.json" for label in args.compare.split(",")]
+        missing = [str(p) for p in paths if not p.exists()]
+        if missing:
+            parser.error(f"no results file {', '.join(missing)}: run the benchmark with that --label first")
+        results = [json.loads(p.read_text()) for p in paths]
         print(table(results, args.markdown))
         return 0
     names = args.conditions.split(",")

@@ -75,3 +75,10 @@ def test_torn_jsonl_line_is_skipped(bench, tmp_path):
     with path.open("a") as fh:
         fh.write('{"index": 1, "stat')  # an interrupted write
     assert list(bench.read_jsonl(path)) == [0]
+
+
+def test_wilson_interval_brackets_the_rate(bench):
+    low, high = bench.wilson_interval(8, 20)
+    assert low < 0.4 < high
+    assert low == pytest.approx(0.219, abs=1e-3) and high == pytest.approx(0.613, abs=1e-3)
+    assert bench.wilson_interval(0, 20)[0] == 0.0
