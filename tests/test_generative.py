@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 import generative  # noqa: E402
 from generative import GenerativeError  # noqa: E402
@@ -23,14 +24,6 @@ from slices.graph import parse  # noqa: E402
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 REFERENCE = SHARED / "slices_reference" / "mp20_nonmetal_slices_1432.csv.gz"
 SCALING = {"band_gap": (0.8, 1.5), "formation_energy": (-1.2, 1.0)}
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

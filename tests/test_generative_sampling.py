@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 import generative  # noqa: E402
 import generative.sampling as sampling  # noqa: E402
@@ -15,14 +16,6 @@ from generative.errors import (CompositionSearchError, GenerativeError, Sampling
 from generative.metrics import composition_valid  # noqa: E402
 from generative.model import KVCache  # noqa: E402
 from slices.graph import parse  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 import generative  # noqa: E402
 from generative import GenerativeError  # noqa: E402
@@ -22,14 +23,6 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 REFERENCE = SHARED / "slices_reference" / "mp20_nonmetal_slices_1432.csv.gz"
 TINY = dict(n_layer=1, n_head=2, n_embd=32, batch_size=4, augment=2, val_fraction=0.25, progress=False, seed=3,
             patience=10, eval_every=4, lr=3e-3)
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
