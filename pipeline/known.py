@@ -53,7 +53,6 @@ VOLUME_WINDOW = 0.3  # same-formula crystals whose volume per atom differs by mo
 MAX_COMPARED = 200  # at most this many same-formula crystals (nearest in volume per atom) go to the matcher
 _CACHE_VERSION = 3
 _DATABASE_ID = re.compile(r"^[A-Za-z]+-")  # mp-123, oqmd-..., agm..., C-148264-... carry their database
-_FORMULA_SUM = re.compile(r"^_chemical_formula_sum\s+['\"]?([^'\"\n]+)['\"]?\s*$", re.MULTILINE)
 _CELL_VOLUME = re.compile(r"^_cell_volume\s+([0-9.eE+-]+)", re.MULTILINE)
 
 
@@ -84,15 +83,14 @@ def _known_id(raw: str, source: str) -> str:
 
 def _header(cif: str) -> tuple[str, float] | None:
     """Reduced formula and volume per atom from a CIF's header lines (None when they are missing)."""
-    from pymatgen.core import Composition
+    from pipeline.novelty import header_composition
 
-    formula, volume = _FORMULA_SUM.search(cif), _CELL_VOLUME.search(cif)
-    if not formula or not volume:
+    comp, volume = header_composition(cif), _CELL_VOLUME.search(cif)
+    if comp is None or not volume:
         return None
     try:
-        comp = Composition(formula.group(1))
         return comp.reduced_formula, float(volume.group(1)) / comp.num_atoms
-    except (ValueError, KeyError):
+    except ValueError:  # a volume field that is not a number
         return None
 
 

@@ -41,15 +41,27 @@ def _matcher():
     return StructureMatcher()
 
 
-def _reduced_formula(cif: str) -> str:
-    from pymatgen.core import Composition, Structure
+def header_composition(cif: str):
+    """The composition on a CIF's ``_chemical_formula_sum`` line (no structure parsing), or None when the line is
+    missing or is not a formula."""
+    from pymatgen.core import Composition
+    from pymatgen.core.composition import CompositionError
 
     found = _FORMULA_SUM.search(cif)
-    if found:
-        try:
-            return Composition(found.group(1)).reduced_formula
-        except Exception:
-            pass
+    if not found:
+        return None
+    try:
+        return Composition(found.group(1))
+    except (ValueError, KeyError, CompositionError):
+        return None
+
+
+def _reduced_formula(cif: str) -> str:
+    from pymatgen.core import Structure
+
+    composition = header_composition(cif)
+    if composition is not None:
+        return composition.reduced_formula
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return Structure.from_str(cif, fmt="cif").composition.reduced_formula
