@@ -58,8 +58,8 @@ def register(subparsers) -> None:
     t = subparsers.add_parser("train", help="train the generative model", description=TRAIN_HELP,
                               formatter_class=fmt)
     t.add_argument("--data", default=None,
-                   help="CSV with a cif (or slices) column and property columns (default: the MP-20 train pool in "
-                        "../shared/data/mp20/train_pool.csv.gz)")
+                   help="CSV with a cif (or slices) column and property columns (default: mp20/train_pool.csv.gz in "
+                        "the shared data folder, $SLICES_SHARED_DATA or ../shared/data)")
     t.add_argument("--out", default=None,
                    help="weights file to write (one file, e.g. model.pt); required unless --resume")
     t.add_argument("--resume", default=None, metavar="STATE",
@@ -134,7 +134,7 @@ def register(subparsers) -> None:
 
 def _train(args) -> int:
     from generative.errors import GenerativeError
-    from generative.train import DEFAULT_DATA, resume_training, train
+    from generative.train import resume_training, train
 
     session = dict(time_limit=args.time_limit, run_steps=args.run_steps, checkpoint_every=args.checkpoint_every,
                    threads=args.threads, workers=args.workers, cache_dir=args.cache_dir, progress=not args.quiet)
@@ -149,7 +149,6 @@ def _train(args) -> int:
             raise GenerativeError("--out is required (or --resume STATE to continue a run)")
         run = {name: getattr(args, name) if getattr(args, name) is not None else default
                for name, default in RUN_OPTIONS.items()}
-        run["data"] = run["data"] or DEFAULT_DATA
         if run["wide_gap"] is not None:
             run["wide_gap"] = (run["wide_gap"][0], int(run["wide_gap"][1]))
         bundle = train(run.pop("data"), args.out, state=args.state, **run, **session)

@@ -70,7 +70,7 @@ def _encode_one(cif: str) -> tuple[str | None, str | None]:
 
     try:
         structure = read_cif(cif)
-    except StructureInputError as exc:
+    except StructureInputError:
         return None, "cif_unreadable"
     try:
         return encode(structure), None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import warnings
 from collections import Counter
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from generative.errors import GenerativeError
+from periodicnet.resources import shared_data_dir
 
 
 @dataclass(frozen=True)
@@ -55,12 +55,6 @@ MAX_E_ABOVE_HULL = 0.1
 # validation: the first shipped models' held-out crystals (so validation losses compare across models) plus this
 # share of every other crystal, drawn with a fixed seed
 EXTRA_VAL_FRACTION = 0.03
-
-
-def shared_data_dir() -> Path:
-    """``$SLICES_SHARED_DATA`` or ``../shared/data`` beside the repository."""
-    env = os.environ.get("SLICES_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 
 def n_atoms_of(string: str) -> int:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from itertools import product
 
 from generative.errors import GenerativeError
-from slices.graph import ELEMENTS, VALUE_OF
+from periodicnet.elements import ELEMENTS
+from slices.graph import VALUE_OF
 
 PAD, BOS, EOS = "<pad>", "<bos>", "<eos>"
 SPECIALS = (PAD, BOS, EOS)

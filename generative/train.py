@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from generative.errors import GenerativeError
+from periodicnet.resources import shared_data_path
 
 if TYPE_CHECKING:  # pragma: no cover
     from generative.checkpoint import Bundle
@@ -19,7 +20,8 @@ if TYPE_CHECKING:  # pragma: no cover
 # torch is imported inside the functions: `generative.train` is also the package's public function, imported
 # eagerly by generative/__init__.py, and the command line must not pay for torch before it needs it.
 
-DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "mp20" / "train_pool.csv.gz"
+DEFAULT_DATA = "mp20/train_pool.csv.gz"
+"""The training data when none is given: the MP-20 train pool of the shared data folder."""
 
 
 def _batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -76,7 +78,7 @@ def _evaluate(model, seqs, values, present, tok, batch_size) -> float:
 
 
 def train(
-    data: str | Path = DEFAULT_DATA,
+    data: str | Path | None = None,
     out: str | Path | None = None,
     *,
     properties: dict[str, str | None] | None = None,
@@ -112,8 +114,8 @@ def train(
 ) -> "Bundle":
     """Train a model and return it; with ``out`` the best checkpoint (by validation loss) is written there.
 
-    ``data`` is a CSV with a ``cif`` column (encoded with :func:`slices.encode`, cached) or a ``slices`` column;
-    a ``split`` column (``train``/``val``) fixes the validation crystals, otherwise a random ``val_fraction`` is
+    ``data`` (default: :data:`DEFAULT_DATA` in the shared data folder) is a CSV with a ``cif`` column (encoded
+    with :func:`slices.encode`, cached) or a ``slices`` column; a ``split`` column (``train``/``val``) fixes the validation crystals, otherwise a random ``val_fraction`` is
     held out. ``properties`` maps property names (``band_gap``, ``formation_energy``) to columns; None finds them by
     the usual column names. Each crystal appears as ``augment`` atom orderings (its canonical string first;
     validation crystals as ``val_augment``, default ``augment``); ``wide_gap=(threshold_eV, factor)`` gives crystals
@@ -130,6 +132,8 @@ def train(
     its architecture, vocabulary size and property scaling are kept, so the model options must match or be left
     at their defaults (they are taken from it).
     """
+    if data is None:
+        data = shared_data_path(DEFAULT_DATA)
     if init_from is not None:
         from generative.checkpoint import load_model
 

@@ -25,7 +25,6 @@ import math
 import os
 import warnings
 from collections.abc import Iterable
-from pathlib import Path
 
 from pymatgen.core import Structure
 

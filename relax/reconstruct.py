@@ -89,12 +89,17 @@ def reconstruct(
     Bad input (shapes, unknown elements, unknown stage names, a graph that is not a connected 3D net) raises
     :class:`RelaxError`; failures while reconstructing are returned as a ``status`` reason code.
     """
+    from periodicnet.arguments import ArgumentError, check_seed, check_time_limit
     from periodicnet.graph import GraphInputError, embeddability, validate_graph
     from relax.targets import CONTACT_WEIGHT, edge_targets
 
     try:
         species, edges, images = validate_graph(species, edges, images)
-    except GraphInputError as exc:
+        seed = check_seed(seed)
+        # zero is allowed for the overall limit: the result is an immediate `timeout` (a caller out of budget)
+        time_limit = 0.0 if time_limit == 0 else check_time_limit(time_limit)
+        gfnff_time_limit = check_time_limit(gfnff_time_limit, "gfnff_time_limit")
+    except (GraphInputError, ArgumentError) as exc:
         raise RelaxError("bad_input", str(exc)) from None
     contacts = _contact_marks(contacts, len(edges))
     unknown = [s for s in stages if s not in STAGES]

@@ -41,7 +41,7 @@ from periodicnet.graph import (
     integer_row_basis,
     normalise_marked_edges,
 )
-from slices.graph import SlicesGraph, format_slices
+from slices.graph import SlicesGraph
 
 # Positions are compared on a grid of 2**-20 (fractional units). Placements are rational numbers p/q: those with q a
 # power of two up to 2**20 fall exactly on grid points, and a rational lies exactly on a rounding boundary (odd/2**21)

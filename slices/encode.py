@@ -12,7 +12,7 @@ from periodicnet.structure import validate_structure
 from slices.bonds import find_bonds
 from slices.canonicalize import canonical_graph
 from slices.contacts import complete_with_contacts
-from slices.errors import NotEmbeddableError, SlicesError, StructureInputError
+from slices.errors import NotEmbeddableError, SlicesError
 from slices.graph import SlicesGraph
 
 MAX_SITES = 500

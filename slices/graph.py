@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from periodicnet.elements import ATOMIC_NUMBER, ELEMENTS
+from periodicnet.elements import ATOMIC_NUMBER
 from periodicnet.graph import embeddability, normalise_edges, normalise_marked_edges
 from slices.errors import (
     EdgeIndexError,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -13,7 +12,7 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
-SHARED_DATA = Path(os.environ.get("SLICES_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+from shared_paths import SHARED_DATA
 
 
 @lru_cache(maxsize=None)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,7 +20,7 @@ from generative.tokenizer import Tokenizer  # noqa: E402
 from slices.errors import SlicesError  # noqa: E402
 from slices.graph import parse  # noqa: E402
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+from shared_paths import SHARED_DATA as SHARED  # noqa: E402
 REFERENCE = SHARED / "slices_reference" / "mp20_nonmetal_slices_1432.csv.gz"
 SCALING = {"band_gap": (0.8, 1.5), "formation_energy": (-1.2, 1.0)}
 

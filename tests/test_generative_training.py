@@ -19,7 +19,7 @@ from generative.data import encode_cifs, load_strings  # noqa: E402
 from generative.dataset import Source, source_properties, dev_structure_matches, n_atoms_of  # noqa: E402
 from generative.train import resume_training  # noqa: E402
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+from shared_paths import SHARED_DATA as SHARED  # noqa: E402
 REFERENCE = SHARED / "slices_reference" / "mp20_nonmetal_slices_1432.csv.gz"
 TINY = dict(n_layer=1, n_head=2, n_embd=32, batch_size=4, augment=2, val_fraction=0.25, progress=False, seed=3,
             patience=10, eval_every=4, lr=3e-3)

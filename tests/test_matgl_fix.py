@@ -24,7 +24,7 @@ from relax.matgl_fix import (  # noqa: E402
 )
 from relax.models import ModelLoadError, load_model  # noqa: E402
 
-SHARED_MODELS = Path(__file__).resolve().parents[2] / "shared" / "models"
+from shared_paths import MODEL_DIR as SHARED_MODELS  # noqa: E402
 ON_VERIFIED = pytest.mark.skipif(matgl.__version__ not in matgl_fix.VERIFIED_MATGL_VERSIONS,
                                  reason=f"matgl {matgl.__version__} is not the verified version")
 LAYERS = pytest.mark.parametrize("fix", LAYER_FIXES, ids=[f.name for f in LAYER_FIXES])

@@ -10,6 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from shared_paths import MODEL_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -28,10 +29,10 @@ def test_notebooks_are_stored_without_outputs():
 def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
     monkeypatch.setenv("SLICES_NOTEBOOK_OUT", str(tmp_path / "out"))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    monkeypatch.setenv("SLICES_MODEL_DIR", os.environ.get("SLICES_MODEL_DIR", str(ROOT.parent / "shared" / "models")))
+    monkeypatch.setenv("SLICES_MODEL_DIR", str(MODEL_DIR))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     book = nbformat.read(path, as_version=4)
-    client = NotebookClient(book, timeout=300, kernel_name="python3",
+    client = NotebookClient(book, timeout=1800, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     client.execute()  # raises CellExecutionError with the failing cell's traceback

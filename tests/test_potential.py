@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ from relax.errors import RelaxError
 from relax.models import MODEL_DIR_ENV, ModelNotFoundError, find_model
 from slices.errors import SlicesError, StructureInputError
 
-SHARED_MODELS = Path(__file__).resolve().parents[2] / "shared" / "models"
+from shared_paths import MODEL_DIR as SHARED_MODELS  # noqa: E402
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +16,7 @@ from pipeline.properties import (
 from relax.models import MODEL_DIR_ENV
 from slices.errors import SlicesError, StructureInputError
 
-SHARED_MODELS = Path(__file__).resolve().parents[2] / "shared" / "models"
+from shared_paths import MODEL_DIR as SHARED_MODELS  # noqa: E402
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -53,6 +53,22 @@ def test_disconnected_graph_raises():
     assert info.value.reason == "not_embeddable" and "separate pieces" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "options,needle",
+    [
+        (dict(seed=-5), "seed must be from 0"),
+        (dict(seed=1.5), "seed must be a whole number"),
+        (dict(time_limit=-1.0), "time_limit"),
+        (dict(time_limit=float("nan")), "time_limit"),
+        (dict(gfnff_time_limit=-1.0), "gfnff_time_limit"),
+    ],
+)
+def test_bad_seed_or_time_limit_is_bad_input(options, needle):
+    with pytest.raises(RelaxError) as info:
+        reconstruct(NACL.species, NACL.edges, NACL.images, **options)
+    assert info.value.reason == "bad_input" and needle in str(info.value)
+
+
 def test_unknown_stage_raises():
     with pytest.raises(RelaxError, match="stages must start"):
         reconstruct(NACL.species, NACL.edges, NACL.images, stages=("potential",))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from shared_paths import MODEL_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "01_encode_decode.ipynb"
@@ -20,10 +21,10 @@ def test_notebook_01_handles_a_decode_that_runs_out_of_time(monkeypatch):
     monkeypatch.setenv("SLICES_NOTEBOOK_N", "1")
     monkeypatch.setenv("SLICES_NOTEBOOK_TIME_LIMIT", "0.001")
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    monkeypatch.setenv("SLICES_MODEL_DIR", os.environ.get("SLICES_MODEL_DIR", str(ROOT.parent / "shared" / "models")))
+    monkeypatch.setenv("SLICES_MODEL_DIR", str(MODEL_DIR))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     book = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(book, timeout=600, kernel_name="python3",
+    NotebookClient(book, timeout=1800, kernel_name="python3",
                    resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
     outputs = [o for c in book.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]

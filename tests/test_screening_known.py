@@ -14,10 +14,10 @@ from pymatgen.core import Lattice, Structure
 
 from pipeline.errors import PipelineError
 from pipeline.known import KnownMatch
+from shared_paths import MODEL_DIR, SHARED_DATA, use_shared_models
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-DEV = SHARED / "data" / "mp20" / "dev_1000.csv.gz"
+DEV = SHARED_DATA / "mp20" / "dev_1000.csv.gz"
 
 pytestmark = pytest.mark.skipif(not DEV.is_file(), reason="shared data (../shared/data) not available")
 
@@ -25,9 +25,9 @@ pytestmark = pytest.mark.skipif(not DEV.is_file(), reason="shared data (../share
 @pytest.fixture(scope="module", autouse=True)
 def environment():
     saved = {k: os.environ.get(k) for k in ("SLICES_MODEL_DIR", "SLICES_SHARED_DATA")}
-    os.environ.setdefault("SLICES_SHARED_DATA", str(SHARED / "data"))
-    if not os.environ.get("SLICES_MODEL_DIR") and (SHARED / "models").is_dir():
-        os.environ["SLICES_MODEL_DIR"] = str(SHARED / "models")
+    os.environ.setdefault("SLICES_SHARED_DATA", str(SHARED_DATA))
+    if MODEL_DIR.is_dir():
+        use_shared_models()
     yield
     for k, v in saved.items():
         if v is None:
