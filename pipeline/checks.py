@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from periodicnet.chemistry import smact_valid
 from periodicnet.limits import MIN_DISTANCE
+from periodicnet.structure import closest_pair
 
 
-def min_distance(structure, cutoff: float = 6.0) -> float | None:
-    """Shortest interatomic distance in the periodic crystal, images of the same atom included.
-
-    Returns None when no two atoms are within ``cutoff`` of each other.
-    """
-    neighbours = structure.get_all_neighbors(cutoff)
-    distances = [nb.nn_distance for site in neighbours for nb in site]
-    return float(min(distances)) if distances else None
+def min_distance(structure) -> float:
+    """Shortest interatomic distance (angstrom) in the periodic crystal, an atom's own images included
+    (:func:`periodicnet.structure.closest_pair`)."""
+    return closest_pair(structure)[0]
 
 
 def structure_valid(structure, tol: float = MIN_DISTANCE) -> bool:

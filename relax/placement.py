@@ -18,7 +18,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from periodicnet.graph import barycentric_placement, bond_vectors
-from periodicnet.limits import MIN_DISTANCE
+from periodicnet.structure import closest_pair
 from relax.bondtable import bond_length
 from relax.errors import RelaxError
 from relax.springs import gather_to_atoms, spring_energy
@@ -170,9 +170,8 @@ def place(species, edges: np.ndarray, images: np.ndarray, *, seed: int = 0, roun
 
 
 def min_distance(a: np.ndarray, frac: np.ndarray) -> float:
-    """Shortest interatomic distance (angstrom) in the periodic structure, self-images included."""
+    """Shortest interatomic distance (angstrom) of the cell ``a`` with atoms at ``frac``, self-images included
+    (:func:`periodicnet.structure.closest_pair`)."""
     from pymatgen.core import Lattice, Structure
 
-    s = Structure(Lattice(a), ["H"] * len(frac), frac)
-    ci, pj, offs, dist = s.get_neighbor_list(MIN_DISTANCE * 2)
-    return float(dist.min()) if len(dist) else float("inf")
+    return closest_pair(Structure(Lattice(a), ["H"] * len(frac), frac))[0]
