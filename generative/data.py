@@ -73,7 +73,7 @@ def _encode_one(cif: str) -> tuple[str | None, str | None]:
     except StructureInputError:
         return None, "cif_unreadable"
     try:
-        return encode(structure), None
+        return encode(structure, complete=False), None  # the vocabulary has no contact token
     except SlicesError as exc:  # the encoder's own errors name the reason; keep the class name as the code
         return None, getattr(exc, "reason", None) or type(exc).__name__
 

@@ -134,6 +134,16 @@ def test_encode_cifs_reports_reasons_without_hiding_bugs():
     assert strings[1] is None and reasons[1] == "cif_unreadable"
 
 
+def test_a_layered_crystal_is_dropped_not_written_with_contacts():
+    """The vocabulary has no contact token: a crystal that is not a 3D net is left out of training (counted)."""
+    from pymatgen.core import Lattice, Structure
+
+    graphite = Structure(Lattice.hexagonal(2.46, 6.70), ["C"] * 4,
+                         [[0, 0, 0.25], [0, 0, 0.75], [1 / 3, 2 / 3, 0.25], [2 / 3, 1 / 3, 0.75]])
+    strings, reasons = encode_cifs([graphite.to(fmt="cif")], progress=False)
+    assert strings == [None] and reasons == ["low_dimensional"]
+
+
 def test_load_strings_keeps_split_and_source(tmp_path, tiny_csv):
     frame = pd.read_csv(tiny_csv)
     frame["split"] = "train"
