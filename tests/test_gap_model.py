@@ -24,6 +24,7 @@ def test_shipped_model_loads_and_is_small():
     assert 0.0 < model.threshold < 1.0
     assert model.source.endswith(gap_model.MODEL_FILE)
     assert model.training_info["rows_train"] > 90_000
+    assert model.training_info["rows_excluded_as_evaluation_formulas"] > 0  # dev formulas kept out
 
 
 def test_value_shapes_and_ranges():
@@ -102,3 +103,16 @@ def test_unloadable_model_files(tmp_path):
     torch.save(payload, mismatched)
     with pytest.raises(GapModelError, match="do not fit the network"):
         load_gap_model(mismatched)
+
+
+@pytest.mark.slow
+def test_training_is_deterministic(tmp_path, one_torch_thread):
+    """Two one-epoch trainings on the real data give bit-identical weights (about a minute)."""
+    from pipeline.gap_training import train
+
+    records = [train(tmp_path / f"run{k}.pt", epochs=1, progress=False) for k in range(2)]
+    first, second = (torch.load(tmp_path / f"run{k}.pt", weights_only=True) for k in range(2))
+    assert first["state_dict"].keys() == second["state_dict"].keys()
+    assert all(torch.equal(first["state_dict"][k], second["state_dict"][k]) for k in first["state_dict"])
+    assert records[0]["validation"] == records[1]["validation"]
+    assert records[0]["rows_excluded_as_evaluation_formulas"] > 0
