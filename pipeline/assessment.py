@@ -6,6 +6,7 @@ from pipeline import assess
 results = assess(structures, relax=True)   # relax=False for crystals already relaxed with the potential
 r = results[0]
 r.formation_energy_per_atom, r.e_above_hull, r.decomposition, r.novelty, r.known_id, r.band_gap, r.space_group
+r.band_gap_composition   # eV, the composition model (pipeline.gap_model); band_gap is MEGNet's, from the structure
 ```
 
 Anything that cannot be computed for a crystal is None and ``reason`` says why (an element the models or the
@@ -42,6 +43,7 @@ class Assessment:
     known_id: str | None = None
     matched_by: str | None = None
     band_gap: float | None = None
+    band_gap_composition: float | None = None
     space_group: str | None = None
     space_group_number: int | None = None
     symprec: float | None = None
@@ -176,10 +178,13 @@ def _hull(results: list[Assessment]) -> None:
 
 
 def _band_gaps(results: list[Assessment]) -> None:
+    """MEGNet's structure band gap (``band_gap``) and the composition model's (``band_gap_composition``)."""
     from pipeline import properties
+    from pipeline.gap_model import load_gap_model
     from slices.errors import SlicesError
 
     usable = [r for r in results if not _fatal(r)]
+    composition_model = load_gap_model() if usable else None
     for result in usable:
         try:
             with warnings.catch_warnings():
@@ -187,11 +192,15 @@ def _band_gaps(results: list[Assessment]) -> None:
                 value = float(properties.predict_band_gap([result.structure])[0])
         except SlicesError as exc:
             result._note(f"band gap: {exc}")
-            continue
-        if math.isfinite(value):
-            result.band_gap = value
         else:
-            result._note("the band-gap model gives no value for this crystal")
+            if math.isfinite(value):
+                result.band_gap = value
+            else:
+                result._note("the band-gap model gives no value for this crystal")
+        try:
+            result.band_gap_composition = float(composition_model.predict(result.structure).band_gap[0])
+        except SlicesError as exc:
+            result._note(f"composition band gap: {exc}")
 
 
 def _novelty_and_symmetry(results: list[Assessment], canonicals, novelty: bool, progress: bool) -> None:

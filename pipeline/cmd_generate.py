@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from periodicnet.arguments import check_count, check_seed, check_time_limit, cli_type
+from pipeline.screening import DEFAULT_GAP_PREDICTOR, GAP_PREDICTORS
 
 HELP = """\
 Sample candidate SLICES strings from the shipped model (compositions that fail the SMACT test are redrawn while
@@ -118,6 +119,10 @@ def register(subparsers) -> None:
                         "Project formation energies, decomposition, known/new against the shared data)")
     screen.add_argument("--gap-tolerance", type=_non_negative, default=0.5, metavar="EV",
                         help="keep candidates whose predicted gap is within this of --band-gap (default 0.5)")
+    screen.add_argument("--gap-predictor", choices=sorted(GAP_PREDICTORS), default=DEFAULT_GAP_PREDICTOR,
+                        help="which predicted gap --band-gap is checked against: 'composition' (the composition "
+                        "model, pipeline.gap_model; default, the more accurate on held-out MP crystals, see "
+                        "docs/models.md) or 'megnet' (matgl's MEGNet on the relaxed structure); both are in the table")
     screen.add_argument("--eform-tolerance", type=_non_negative, default=0.5, metavar="EV_PER_ATOM",
                         help="same for --formation-energy (default 0.5)")
     screen.add_argument("--max-e-hull", type=_non_negative, metavar="EV_PER_ATOM",
@@ -154,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
         time_limit=args.time_limit,
         potential=args.potential,
         gap_tolerance=args.gap_tolerance, eform_tolerance=args.eform_tolerance, max_e_hull=args.max_e_hull,
-        require_topology=args.require_topology,
+        require_topology=args.require_topology, gap_predictor=args.gap_predictor,
         progress=not args.no_progress, retry_failed=args.retry_failed,
     )
     print_summary(result.summary, result.out, file=sys.stdout)

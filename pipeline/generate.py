@@ -17,7 +17,7 @@ from typing import Sequence
 from periodicnet.arguments import check_count, check_seed, check_time_limit
 from pipeline.errors import PipelineError
 from pipeline.rundir import RunDir, given_source
-from pipeline.screening import Criteria
+from pipeline.screening import DEFAULT_GAP_PREDICTOR, GAP_PREDICTORS, Criteria
 
 from periodicnet.limits import CANDIDATE_TIME_LIMIT as DEFAULT_TIME_LIMIT  # seconds per candidate
 SCHEDULER_CONNECT_TIMEOUT = 30.0  # seconds to reach a Dask scheduler given by address
@@ -79,6 +79,8 @@ def _check_arguments(n, strings, band_gap, formation_energy, temperature, worker
     check_seed(seed, error=PipelineError)
     if criteria.gap_tolerance < 0 or criteria.eform_tolerance < 0:
         raise PipelineError("tolerances must be >= 0")
+    if criteria.gap_predictor not in GAP_PREDICTORS:
+        raise PipelineError(f"gap_predictor must be one of {sorted(GAP_PREDICTORS)}, got {criteria.gap_predictor!r}")
     if client is not None and scheduler is not None:
         raise PipelineError("give either a Dask client or a scheduler address, not both")
     if scheduler is not None and "://" not in str(scheduler):
@@ -207,7 +209,8 @@ def _check_novelty(rows: list[dict], structures: dict, training, progress: bool)
 
 
 ASSESSMENT_FIELDS = {  # Assessment attribute -> table column
-    "band_gap": "band_gap_pred", "formation_energy_per_atom": "formation_energy_pred", "e_above_hull": "e_above_hull",
+    "band_gap": "band_gap_pred", "band_gap_composition": "band_gap_composition_pred",
+    "formation_energy_per_atom": "formation_energy_pred", "e_above_hull": "e_above_hull",
     "decomposition": "decomposition", "below_known_hull": "below_known_hull", "novelty": "novelty",
     "known_id": "known_id", "space_group": "space_group", "space_group_number": "space_group_number",
     "symprec": "symprec", "reason": "assessment_reason",
@@ -220,7 +223,7 @@ def _assess(run: RunDir, rows: list[dict], structures: dict, known_materials: bo
     ``properties.jsonl`` for rows already assessed with the same settings."""
     from pipeline.assessment import DEFAULT_ROUTE, assess
 
-    key = f"assess-v1:{DEFAULT_ROUTE}:{potential}:{'known' if known_materials else 'no-known'}"
+    key = f"assess-v2:{DEFAULT_ROUTE}:{potential}:{'known' if known_materials else 'no-known'}"
     cached = {i: p for i, p in run.properties().items() if p.get("settings") == key}
     todo = [r for r in rows if r["index"] not in cached]
     if todo:
@@ -261,6 +264,7 @@ def generate(
     eform_tolerance: float = 0.5,
     max_e_hull: float | None = None,
     require_topology: bool = False,
+    gap_predictor: str = DEFAULT_GAP_PREDICTOR,
     progress: bool = True,
     retry_failed: bool = False,
 ) -> GenerateResult:
@@ -273,7 +277,8 @@ def generate(
     above the known hull, decomposition, known/new: :func:`pipeline.assess`); False skips that (formation energy,
     band gap and space group are still computed). Candidates that match a known crystal are dropped. Targets select candidates within
     ``gap_tolerance`` / ``eform_tolerance`` of ``band_gap`` / ``formation_energy``; ``max_e_hull`` (eV/atom) drops
-    unstable ones. ``guidance`` is classifier-free guidance toward the targets (:func:`generative.sample`).
+    unstable ones; a band-gap target is checked against ``gap_predictor``'s prediction (``"composition"``, the
+    default, or ``"megnet"``; :data:`pipeline.screening.GAP_PREDICTORS`). ``guidance`` is classifier-free guidance toward the targets (:func:`generative.sample`).
     ``elements``, ``max_atoms`` and ``valid_composition`` restrict the sampled chemistry (:func:`generative.sample`);
     unlike there, ``valid_composition`` is on by default: element blocks that fail the SMACT test are redrawn.
     ``require_topology`` drops candidates whose relaxed crystal no longer has the string's bonds
@@ -281,7 +286,8 @@ def generate(
     the candidates recorded as ``worker_crashed`` or ``timeout`` (other failures are final). Only one run at a time
     may write to ``out``: a second one raises :class:`PipelineError`.
     """
-    criteria = Criteria(band_gap, gap_tolerance, formation_energy, eform_tolerance, max_e_hull, require_topology)
+    criteria = Criteria(band_gap, gap_tolerance, formation_energy, eform_tolerance, max_e_hull, require_topology,
+                        gap_predictor)
     _check_arguments(n, strings, band_gap, formation_energy, temperature, workers, time_limit, criteria, client,
                      scheduler, guidance, seed)
     if strings is None:

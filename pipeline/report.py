@@ -11,9 +11,9 @@ from pipeline.screening import Criteria
 
 COLUMNS = [
     "index", "status", "message", "string", "canonical", "formula", "space_group", "space_group_number", "symprec",
-    "n_atoms", "energy_per_atom", "band_gap_pred", "formation_energy_pred", "e_above_hull", "decomposition",
-    "below_known_hull", "novelty", "known_id", "novel", "matched_train_id", "matched_by", "duplicate_of",
-    "min_distance", "topology_ok", "decode_seconds", "assessment_reason", "cif",
+    "n_atoms", "energy_per_atom", "band_gap_pred", "band_gap_composition_pred", "formation_energy_pred", "e_above_hull",
+    "decomposition", "below_known_hull", "novelty", "known_id", "novel", "matched_train_id", "matched_by",
+    "duplicate_of", "min_distance", "topology_ok", "decode_seconds", "assessment_reason", "cif",
 ]
 PHASE_DIAGRAMS = 3  # the report draws the phase diagram of this many best-ranked kept candidates
 
@@ -85,11 +85,12 @@ def _plots(run: RunDir, rows: list[dict], criteria: Criteria) -> list[tuple[str,
     fig.savefig(run.plot_dir / "status.png", dpi=110)
     figures.append(("Outcome of every sampled candidate", "plots/status.png"))
 
-    screened = [r for r in rows if r.get("band_gap_pred") is not None or r.get("e_above_hull") is not None]
+    screened = [r for r in rows if r.get(criteria.gap_column) is not None or r.get("e_above_hull") is not None]
     if screened:
         kept = [r for r in screened if r["status"] == "ok"]
         panels = [
-            ("band_gap_pred", "predicted band gap (eV)", criteria.band_gap, criteria.gap_tolerance),
+            (criteria.gap_column, f"predicted band gap, {criteria.gap_predictor} (eV)", criteria.band_gap,
+             criteria.gap_tolerance),
             ("formation_energy_pred", "predicted formation energy (eV/atom)", criteria.formation_energy,
              criteria.eform_tolerance),
             ("e_above_hull", "energy above hull (eV/atom)", None, None),
@@ -185,14 +186,15 @@ def write_report(run: RunDir, rows: list[dict], summary: dict, settings: dict, c
               "**flagged** below -0.1 eV/atom, a discovery or a model error); decomposition into known phases; "
               "novelty against every crystal and composition in the shared data.", ""]
     if kept:
-        lines += ["| # | formula | space group (symprec) | E_hull (eV/atom) | decomposition | novelty | gap (eV) "
-                  "| E_form (eV/atom) | CIF |", "|---|---|---|---|---|---|---|---|---|"]
+        lines += ["| # | formula | space group (symprec) | E_hull (eV/atom) | decomposition | novelty | gap, MEGNet (eV) "
+                  "| gap, composition (eV) | E_form (eV/atom) | CIF |", "|---|---|---|---|---|---|---|---|---|---|"]
         for r in kept[:50]:
             flag = " **flagged**" if r.get("below_known_hull") else ""
             lines.append(f"| {r['index']} | {r['formula']} | {r.get('space_group')} ({r.get('symprec')}) "
                          f"| {_fmt(r.get('e_above_hull'))}{flag} | {r.get('decomposition') or '-'} "
                          f"| {r.get('novelty') or '-'} | {_fmt(r.get('band_gap_pred'))} "
-                         f"| {_fmt(r.get('formation_energy_pred'))} | [{r['cif']}]({r['cif']}) |")
+                         f"| {_fmt(r.get('band_gap_composition_pred'))} | {_fmt(r.get('formation_energy_pred'))} "
+                         f"| [{r['cif']}]({r['cif']}) |")
         if len(kept) > 50:
             lines.append(f"\n... and {len(kept) - 50} more in candidates.csv")
     else:

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+GAP_PREDICTORS = {"composition": "band_gap_composition_pred", "megnet": "band_gap_pred"}
+"""Band-gap predictor name -> the candidate-table column a band-gap target is checked against."""
+DEFAULT_GAP_PREDICTOR = "composition"  # chosen on evidence: benchmarks/results/band_gap_predictors.json, docs/models.md
+
 
 @dataclass(frozen=True)
 class Criteria:
@@ -19,11 +23,18 @@ class Criteria:
     eform_tolerance: float = 0.5
     max_e_hull: float | None = None
     require_topology: bool = False  # drop candidates whose relaxed crystal no longer has the string's bond graph
+    gap_predictor: str = DEFAULT_GAP_PREDICTOR  # which prediction a band-gap target is checked against
+
+    @property
+    def gap_column(self) -> str:
+        """The candidate-table column of the chosen band-gap predictor."""
+        return GAP_PREDICTORS[self.gap_predictor]
+
 
 def screen(props: dict, criteria: Criteria) -> tuple[str, str] | None:
     """``None`` when the candidate meets every criterion, else ``(status, message)`` for the first it misses."""
     checks = (
-        ("band_gap_pred", criteria.band_gap, criteria.gap_tolerance, "off_target_band_gap", "eV"),
+        (criteria.gap_column, criteria.band_gap, criteria.gap_tolerance, "off_target_band_gap", "eV"),
         ("formation_energy_pred", criteria.formation_energy, criteria.eform_tolerance, "off_target_formation_energy",
          "eV/atom"),
     )

@@ -57,6 +57,7 @@ def test_missing_inputs_give_project_errors(tmp_path, capsys):
         ({"n": 2, "guidance": -0.5}, "guidance must be a number >= 0"),
         ({"strings": "Na Cl 0 1 ooo"}, "strings must be a non-empty sequence"),
         ({"n": 2, "scheduler": "nowhere"}, "scheduler must be an address"),
+        ({"n": 2, "gap_predictor": "hse"}, r"gap_predictor must be one of \['composition', 'megnet'\], got 'hse'"),
     ],
 )
 def test_api_rejects_bad_arguments(kwargs, expected, tmp_path):

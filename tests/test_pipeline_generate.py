@@ -70,6 +70,8 @@ def test_sampled_run_writes_table_cifs_and_report(sampled_run):
         assert structure.composition.reduced_formula == row["formula"]
         assert row["novel"] == True  # noqa: E712 (pandas bool)
         assert not math.isnan(row["band_gap_pred"]) and row["band_gap_pred"] >= 0
+        composition_gap = row["band_gap_composition_pred"]  # missing only for an element the model lacks
+        assert composition_gap >= 0 or "composition band gap" in str(row["assessment_reason"])
     assert len(list((out / "cif").glob("*.cif"))) == (table["status"] == "ok").sum()
     report = (out / "report.md").read_text()
     assert "![" in report and (out / "plots" / "status.png").stat().st_size > 1000

@@ -81,7 +81,7 @@ def test_novelty_against_real_training_crystals(tmp_path):
 
 
 def test_screen_applies_targets_and_hull_limit():
-    c = Criteria(band_gap=0.75, gap_tolerance=0.25, max_e_hull=0.1)
+    c = Criteria(band_gap=0.75, gap_tolerance=0.25, max_e_hull=0.1, gap_predictor="megnet")
     assert screen({"band_gap_pred": 0.9, "e_above_hull": 0.05}, c) is None
     assert screen({"band_gap_pred": 1.2, "e_above_hull": 0.05}, c)[0] == "off_target_band_gap"
     assert screen({"band_gap_pred": 0.7, "e_above_hull": 0.3}, c)[0] == "above_hull"
@@ -89,3 +89,12 @@ def test_screen_applies_targets_and_hull_limit():
     assert screen({"band_gap_pred": 5.0}, Criteria()) is None  # no target, no limit: nothing screened
     assert screen({"formation_energy_pred": -0.2}, Criteria(formation_energy=-1.0, eform_tolerance=0.5))[0] == \
         "off_target_formation_energy"
+
+
+def test_gap_target_is_checked_against_the_chosen_predictor():
+    """The composition model's column by default (docs/models.md), MEGNet's on request; the other one is ignored."""
+    row = {"band_gap_pred": 0.2, "band_gap_composition_pred": 2.1}
+    assert Criteria().gap_predictor == "composition"
+    assert screen(row, Criteria(band_gap=2.0)) is None
+    assert screen(row, Criteria(band_gap=2.0, gap_predictor="megnet"))[0] == "off_target_band_gap"
+    assert screen({"band_gap_pred": 2.0}, Criteria(band_gap=2.0))[0] == "no_prediction"

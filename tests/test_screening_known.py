@@ -167,6 +167,8 @@ def test_assess_known_crystals_with_relaxation():
         assert not result.below_known_hull
     assert results[0].decomposition == "NaCl" and results[0].space_group == "Fm-3m"
     assert results[0].band_gap > 3.0  # PBE about 5 eV
+    assert results[0].band_gap_composition > 3.5  # the composition model (pipeline.gap_model)
+    assert all(r.band_gap_composition is not None for r in results)
     assert results[1].space_group == "Pm-3m"
     assert results[0].formation_energy_per_atom == pytest.approx(-2.11, abs=0.06)  # MP: -2.11 eV/atom
 
@@ -181,6 +183,7 @@ def test_assess_gives_reasons_not_nans():
     assert results[0].reason.startswith("unusable") and "disordered" in results[0].reason
     assert results[0].e_above_hull is None and results[0].formation_energy_per_atom is None
     assert results[1].e_above_hull is None and "Po" in results[1].reason
+    assert results[1].band_gap_composition is None and "composition band gap" in results[1].reason  # Po: unknown
     for r in results:
         for value in r.as_dict().values():
             assert not (isinstance(value, float) and math.isnan(value))
