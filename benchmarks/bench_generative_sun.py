@@ -20,7 +20,10 @@ same potential, and its energy per atom is passed on, exactly as ``slices genera
 
 The hull is OURS (MP formation energies + our potential's formation energy for the candidate, :mod:`pipeline.hull`),
 not DFT. Each candidate's decode record and assessment are appended to JSONL files under ``--run-dir`` as they
-finish; a rerun skips what is done. Writes ``benchmarks/results/generative_sun_<label>.json`` after each condition.
+finish; a rerun skips what is done. Writes ``benchmarks/results/generative_sun_<label>.json`` after each round, and
+at the end ``generative_sun_<label>_candidates.jsonl.gz``: every candidate's string, decode record, decoded crystal and
+screening, so that another band-gap predictor or hull can be applied later without decoding again. A results file
+records the decoder's route (stages, the potential's fmax); a rerun on another route must use another label.
 """
 
 from __future__ import annotations
@@ -159,6 +162,30 @@ def duplicates(decoded: dict[int, dict]) -> dict[int, int]:
     return find_duplicates(items)
 
 
+def export_candidates(path: Path, names: list[str], runs: list[Path], n: int) -> None:
+    """Every measured candidate in one gzipped JSONL file (committed beside the results): its condition, string,
+    decode status, the decoded crystal (``Structure.as_dict()``) and the screening, so that another band-gap
+    predictor (or another hull) can be applied later without decoding again."""
+    import gzip
+
+    with gzip.open(path, "wt") as fh:
+        for name, run in zip(names, runs):
+            decoded = read_jsonl(run / "decoded.jsonl")
+            assessed = read_jsonl(run / "assessed.jsonl")
+            duplicate_of = duplicates({i: r for i, r in decoded.items() if i < n})
+            for i in sorted(k for k in decoded if k < n):
+                record = decoded[i]
+                screening = {k: v for k, v in assessed.get(i, {}).items() if k != "index"}
+                fh.write(json.dumps({
+                    "condition": name, "index": i, "string": record["string"], "status": record.get("status"),
+                    "message": record.get("message"), "energy_per_atom": record.get("energy_per_atom"),
+                    "structure_valid": record.get("structure_valid"),
+                    "composition_valid": record.get("composition_valid"), "topology_ok": record.get("topology_ok"),
+                    "duplicate_of": duplicate_of.get(i), "assessment": screening or None,
+                    "structure": record.get("structure"),
+                }) + "\n")
+
+
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """95% Wilson score interval of a proportion (how far a rate from ``n`` samples can be trusted)."""
     if n == 0:
@@ -254,6 +281,17 @@ def table(results: list[dict], markdown: bool = False) -> str:
                      for r in [head, *rows])
 
 
+def check_same_setup(results: dict, model_sha: str, route: dict, out: Path) -> None:
+    """Refuse to add to a results file made with another checkpoint or another decode route (no mixed tables)."""
+    if not results:
+        return
+    if results.get("model_sha256") != model_sha:
+        raise SystemExit(f"{out} holds results of another checkpoint; use another --label")
+    if results.get("decode_route") != route:
+        raise SystemExit(f"{out} was decoded on another route ({results.get('decode_route')}, now {route}); "
+                         "use another --label and --run-dir")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None, help="checkpoint (default: the shipped data/model/slices_gpt.pt)")
@@ -290,17 +328,20 @@ def main(argv: list[str] | None = None) -> int:
 
     from generative.checkpoint import DEFAULT_MODEL, load_model
     from relax.potential import DEFAULT_POTENTIAL
+    from relax.reconstruct import DEFAULT_STAGES, POTENTIAL_SETTINGS
 
     model_path = Path(args.model) if args.model else DEFAULT_MODEL
     model_sha = file_sha256(model_path)
     bundle = load_model(model_path)
     out = RESULTS / f"generative_sun_{args.label}.json"
     results = json.loads(out.read_text()) if out.exists() else {}
-    if results and results.get("model_sha256") != model_sha:
-        raise SystemExit(f"{out} holds results of another checkpoint; use another --label")
+    # The decoder's route (its default stages and the potential's fmax) decides the crystals: one label, one route.
+    route = {"stages": list(DEFAULT_STAGES), "potential_fmax": POTENTIAL_SETTINGS.fmax}
+    check_same_setup(results, model_sha, route, out)
     results.update({
         "label": args.label, "model": str(model_path), "model_sha256": model_sha, "n_params": bundle.model.n_params(),
-        "potential": DEFAULT_POTENTIAL, "n": args.n, "seed": args.seed, "time_limit": args.time_limit,
+        "potential": DEFAULT_POTENTIAL, "decode_route": route, "n": args.n, "seed": args.seed,
+        "time_limit": args.time_limit,
         "e_hull_max": E_HULL_MAX, "hull": "ours: MP formation energies + the potential's formation energy "
         "(pipeline.hull), not DFT", "assess": "pipeline.assess(relax=False, energies=decoder's energy per atom)",
     })
@@ -327,10 +368,12 @@ def main(argv: list[str] | None = None) -> int:
         out.write_text(json.dumps(results, indent=1))
         print(f"  first {upto} of each condition done: " + ", ".join(
             f"{name} S.U.N. {results['conditions'][name]['sun']:.2f}" for name in names), file=sys.stderr)
+    candidates = RESULTS / f"generative_sun_{args.label}_candidates.jsonl.gz"
+    export_candidates(candidates, names, runs, stop)
     print(f"\nmodel {args.label} ({results['model']}, {results['n_params']:,} parameters), {args.n} samples per "
           f"condition; S.U.N. against our hull (e_above_hull <= {E_HULL_MAX} eV/atom)")
     print(table([results]))
-    print(f"wrote {out}")
+    print(f"wrote {out} and {candidates}")
     return 0
 
 

@@ -82,3 +82,38 @@ def test_wilson_interval_brackets_the_rate(bench):
     assert low < 0.4 < high
     assert low == pytest.approx(0.219, abs=1e-3) and high == pytest.approx(0.613, abs=1e-3)
     assert bench.wilson_interval(0, 20)[0] == 0.0
+
+
+def test_results_of_another_route_or_checkpoint_are_not_extended(bench, tmp_path):
+    route = {"stages": ["placement", "potential"], "potential_fmax": 0.2}
+    old = {"model_sha256": "abc",
+           "decode_route": {"stages": ["placement", "gfnff", "potential"], "potential_fmax": 0.1}}
+    with pytest.raises(SystemExit, match="another route"):
+        bench.check_same_setup(old, "abc", route, tmp_path / "r.json")
+    with pytest.raises(SystemExit, match="another checkpoint"):
+        bench.check_same_setup({**old, "decode_route": route}, "def", route, tmp_path / "r.json")
+    bench.check_same_setup({"model_sha256": "abc", "decode_route": route}, "abc", route, tmp_path / "r.json")
+    bench.check_same_setup({}, "abc", route, tmp_path / "r.json")
+
+
+def test_exported_candidates_carry_the_crystal_and_the_screening(bench, tmp_path):
+    import gzip
+    import json
+
+    from pymatgen.core import Lattice, Structure
+
+    nacl = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    run = tmp_path / "band_gap=2"
+    run.mkdir()
+    for i in range(3):  # candidate 1 repeats 0; candidate 2 lies beyond n and is left out
+        bench.append_jsonl(run / "decoded.jsonl", {"index": i, "string": f"s{i}", "status": "ok",
+                                                   "structure": nacl.as_dict(), "energy_per_atom": -3.4})
+    bench.append_jsonl(run / "assessed.jsonl", {"index": 0, **_assessed("NaCl", 0.0, "known", 5.0)})
+    path = tmp_path / "candidates.jsonl.gz"
+    bench.export_candidates(path, ["band_gap=2"], [run], n=2)
+    records = [json.loads(line) for line in gzip.open(path, "rt")]
+    assert [(r["condition"], r["index"], r["string"]) for r in records] == [("band_gap=2", 0, "s0"),
+                                                                            ("band_gap=2", 1, "s1")]
+    assert Structure.from_dict(records[0]["structure"]).composition.reduced_formula == "NaCl"
+    assert records[0]["assessment"]["band_gap"] == 5.0 and records[1]["assessment"] is None
+    assert records[0]["duplicate_of"] is None and records[1]["duplicate_of"] == 0
