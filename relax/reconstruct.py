@@ -90,7 +90,8 @@ def reconstruct(
     :class:`RelaxError`; failures while reconstructing are returned as a ``status`` reason code.
     """
     from periodicnet.graph import GraphInputError, embeddability, validate_graph
-    from relax.targets import CONTACT_WEIGHT, edge_targets
+    from relax.angles import angle_springs
+    from relax.targets import CONTACT_WEIGHT, edge_targets, secondary_edges
 
     try:
         species, edges, images = validate_graph(species, edges, images)
@@ -108,6 +109,7 @@ def reconstruct(
     deadline = start + time_limit
     result = Reconstruction(structure=None, status="ok")
     numbers = np.array([ATOMIC_NUMBER[s] for s in species])
+    contacts = contacts | secondary_edges(species, edges, contacts)  # long secondary "bonds" behave as contacts
     targets = edge_targets(species, edges, contacts)
     bonds = ~contacts
 
@@ -117,7 +119,8 @@ def reconstruct(
     t0 = time.monotonic()
     try:
         cell, frac = place(species, edges, images, seed=seed, targets=targets,
-                           weights=np.where(contacts, CONTACT_WEIGHT, 1.0))
+                           weights=np.where(contacts, CONTACT_WEIGHT, 1.0),
+                           extra_springs=angle_springs(species, edges, images, targets, contacts))
         if min_distance(cell, frac) < MIN_DISTANCE:
             raise RelaxError("placement_failed", f"two atoms ended closer than {MIN_DISTANCE} A")
     except RelaxError as exc:
