@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from relax.targets import NON_METALS
+
 TETRAHEDRAL = float(np.degrees(np.arccos(-1.0 / 3.0)))
 ANGLE_RULES = {  # (centre element or None for any angle centre, coordination number) -> angle in degrees
     (None, 4): TETRAHEDRAL,
@@ -28,8 +30,6 @@ ANGLE_RULES = {  # (centre element or None for any angle centre, coordination nu
     ("C", 2): 180.0,
 }
 ANGLE_CENTRES = frozenset({"B", "C", "N", "Si", "P", "S", "Ge", "As", "Se"})
-NON_METALS = frozenset("H He B C N O F Ne Si P S Cl Ar Ge As Se Br Kr Sb Te I Xe At Rn".split())
-"""Elements that do not count as a metal neighbour of an angle centre (metalloids included)."""
 ANGLE_WEIGHT = 0.3
 """Stiffness of a 1-3 spring relative to a bond's (angles are softer than bonds)."""
 

@@ -76,7 +76,8 @@ HALOGENS = frozenset({"F", "Cl", "Br", "I"})
 H_PARTNERS = ("C", "N", "O")
 """A hydrogen's covalent partner, in order of preference: its first element present exactly once among the H's
 neighbours; the H's other edges are secondary (:func:`secondary_edges`)."""
-METALLIC_EXCLUDED = frozenset("H He B C N O F Ne Si P S Cl Ar Ge As Se Br Kr Sb Te I Xe At Rn".split())
+NON_METALS = frozenset("H He B C N O F Ne Si P S Cl Ar Ge As Se Br Kr Sb Te I Xe At Rn".split())
+"""Elements that do not count as metals in the secondary-edge and angle rules (metalloids included)."""
 
 
 def secondary_edges(species, edges: np.ndarray, contacts: np.ndarray | None = None) -> np.ndarray:
@@ -98,11 +99,10 @@ def secondary_edges(species, edges: np.ndarray, contacts: np.ndarray | None = No
         if not contact:
             around[i].append(k)
             around[j].append(k)
-    other = lambda k, atom: edges[k, 1] if edges[k, 0] == atom else edges[k, 0]  # noqa: E731
     secondary = np.zeros(len(edges), dtype=bool)
     for atom, ks in enumerate(around):
         element = species[atom]
-        neighbours = [species[other(k, atom)] for k in ks]
+        neighbours = [species[edges[k, 1] if edges[k, 0] == atom else edges[k, 0]] for k in ks]
         if element == "H":
             partner = next((p for p in H_PARTNERS if neighbours.count(p) == 1), None)
             if partner is not None:
@@ -110,7 +110,7 @@ def secondary_edges(species, edges: np.ndarray, contacts: np.ndarray | None = No
                     secondary[k] |= e != partner
         elif element in HALOGENS and element != "F":
             organic = [k for k, e in zip(ks, neighbours) if e in ("C", "N")]
-            if len(organic) > 1 or any(e not in METALLIC_EXCLUDED for e in neighbours):
+            if len(organic) > 1 or any(e not in NON_METALS for e in neighbours):
                 secondary[organic] = True
     return secondary
 
