@@ -76,7 +76,7 @@ HALOGENS = frozenset({"F", "Cl", "Br", "I"})
 H_PARTNERS = ("C", "N", "O")
 """A hydrogen's covalent partner, in order of preference: its first element present exactly once among the H's
 neighbours; the H's other edges are secondary (:func:`secondary_edges`)."""
-NON_METALS = frozenset("H He B C N O F Ne Si P S Cl Ar Ge As Se Br Kr Sb Te I Xe At Rn".split())
+NON_METALS = frozenset({"H", "He", "B", "C", "N", "O", "F", "Ne", "Si", "P", "S", "Cl", "Ar", "Ge", "As", "Se", "Br", "Kr", "Sb", "Te", "I", "Xe", "At", "Rn"})
 """Elements that do not count as metals in the secondary-edge and angle rules (metalloids included)."""
 
 

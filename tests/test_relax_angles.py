@@ -37,7 +37,7 @@ def test_second_neighbours_of_a_tetrahedron_and_a_triangle():
     assert len(pairs) == 6  # every pair of the four O
     assert all(_angle_from_d13(1.62, 1.62, d) == pytest.approx(TETRAHEDRAL) for d in lengths)
     # O2 (image (1,0,0)) and O4 (atom 4 seen from Si at image (0,0,1)): pseudo-edge 2 -> 4 at image (-1, 0, 1)
-    row = [k for k, (i, j) in enumerate(pairs.tolist()) if {i, j} == {2, 4}][0]
+    row = next(k for k, (i, j) in enumerate(pairs.tolist()) if {i, j} == {2, 4})
     sign = 1 if pairs[row, 0] == 2 else -1
     assert (sign * pair_images[row]).tolist() == [-1, 0, 1]
     # a carbonate C: three O at 120 degrees; contacts are not arms of an angle
