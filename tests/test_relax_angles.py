@@ -8,11 +8,12 @@ import pytest
 from pymatgen.core import Lattice, Structure
 
 import slices
+from periodicnet.resources import DataNotFoundError, shared_data_dir
 from relax.angles import TETRAHEDRAL, angle_springs, ideal_angle, second_neighbours
 from relax.placement import place
 from relax.reconstruct import placement_inputs
 from relax.targets import CONTACT_WEIGHT, contact_length, edge_targets, secondary_edges
-from tests.relax_support import LOOSE, SHARED
+from tests.relax_support import LOOSE
 
 
 def _angle_from_d13(a: float, b: float, d: float) -> float:
@@ -88,15 +89,16 @@ def test_ambiguous_hydrogens_and_covalent_halogens_are_left_alone():
     assert not secondary_edges(species, edges, np.array([False, True])).any()
 
 
-QMOF = SHARED / "data" / "qmof" / "dev_140.csv.gz"
-
-
 def _qmof(qmof_id: str) -> Structure:
-    if not QMOF.exists():
-        pytest.skip(f"shared data not found at {QMOF}")
+    try:
+        path = shared_data_dir() / "qmof" / "dev_140.csv.gz"
+    except DataNotFoundError as exc:
+        pytest.skip(str(exc))
+    if not path.exists():
+        pytest.skip(f"shared data not found at {path}")
     import pandas as pd
 
-    frame = pd.read_csv(QMOF, keep_default_na=False)
+    frame = pd.read_csv(path, keep_default_na=False)
     return Structure.from_str(frame.loc[frame["qmof_id"] == qmof_id, "cif"].iloc[0], fmt="cif")
 
 
