@@ -44,8 +44,9 @@ def initial_cell(bond_frac: np.ndarray, targets: np.ndarray) -> np.ndarray:
 class _Objective:
     """Bond springs plus non-bonded repulsion; the variables are the cell matrix and fractional coordinates."""
 
-    def __init__(self, n_atoms, edges, images, targets, pairs, pair_images, pair_d0, weights=None):
+    def __init__(self, n_atoms, edges, images, targets, pairs, pair_images, pair_d0, weights=None, n_edges=None):
         self.n = n_atoms
+        self.mu = VOLUME_WEIGHT * (len(targets) if n_edges is None else n_edges)  # per graph edge, not per spring
         self.w = np.ones(len(targets)) if weights is None else weights
         self.i, self.j = edges[:, 0], edges[:, 1]
         self.t = images.astype(float)
@@ -72,7 +73,7 @@ class _Objective:
             g_a += f.T @ gd
             g_frac += gather_to_atoms(gd @ a.T, i, j, self.n)
         # -mu log|det A|: fixes the parts of the metric the bond lengths leave free, invariantly
-        mu = VOLUME_WEIGHT * len(self.target)
+        mu = self.mu
         det = np.linalg.det(a)
         energy -= mu * np.log(abs(det) + 1e-12)
         g_a -= mu * np.linalg.inv(a).T
@@ -102,11 +103,14 @@ def _nonbonded_pairs(species, a, frac, bonded: set, cutoff: float, d0_of):
 
 
 def place(species, edges: np.ndarray, images: np.ndarray, *, seed: int = 0, rounds: int = 6,
-          targets: np.ndarray | None = None, weights: np.ndarray | None = None):
+          targets: np.ndarray | None = None, weights: np.ndarray | None = None,
+          extra_springs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None):
     """Stage 1: return ``(cell_matrix, frac_coords)`` for a 3D labelled quotient graph.
 
     ``targets``: each edge's length (default: the bond table's); ``weights``: each edge's spring weight (default 1;
-    contacts are weaker, :mod:`relax.targets`). Non-bonded pairs are repelled below the shorter of the pair's
+    contacts are weaker, :mod:`relax.targets`). ``extra_springs``: ``(pairs, images, lengths, weights)`` of springs
+    that are not edges of the graph (the 1-3 distances of :mod:`relax.angles`); they join the optimisation only,
+    not the barycentric start. Non-bonded pairs are repelled below the shorter of the pair's
     table length and its shortest target in this graph.
     Raises :class:`RelaxError` with reason ``placement_failed`` when no sensible geometry is found.
     """
@@ -126,8 +130,15 @@ def place(species, edges: np.ndarray, images: np.ndarray, *, seed: int = 0, roun
         frac = frac + rng.normal(scale=0.02, size=frac.shape)
     a = initial_cell(bond_vectors(frac, edges, images), targets)
 
+    spring_edges, spring_images, spring_targets, spring_weights = edges, images, np.asarray(targets, dtype=float), weights
+    if extra_springs is not None and len(extra_springs[0]):
+        pairs_x, images_x, lengths_x, weights_x = extra_springs
+        spring_edges = np.concatenate([edges, np.asarray(pairs_x, dtype=np.int64).reshape(-1, 2)])
+        spring_images = np.concatenate([images, np.asarray(images_x, dtype=np.int64).reshape(-1, 3)])
+        spring_targets = np.concatenate([spring_targets, np.asarray(lengths_x, dtype=float)])
+        spring_weights = np.concatenate([weights, np.asarray(weights_x, dtype=float)])
     bonded = set()
-    for (i, j), t in zip(edges.tolist(), images.tolist()):
+    for (i, j), t in zip(spring_edges.tolist(), spring_images.tolist()):
         bonded.add((i, j, tuple(t)))
         bonded.add((j, i, tuple(-x for x in t)))
     shortest: dict[tuple[str, str], float] = {}  # the graph's own shortest target of each element pair
@@ -148,7 +159,8 @@ def place(species, edges: np.ndarray, images: np.ndarray, *, seed: int = 0, roun
     pair_images = np.zeros((0, 3), dtype=np.int64)
     pair_d0 = np.zeros(0)
     for _ in range(rounds):
-        objective = _Objective(n, edges, images, targets, pairs, pair_images, pair_d0, weights)
+        objective = _Objective(n, spring_edges, spring_images, spring_targets, pairs, pair_images, pair_d0,
+                               spring_weights, n_edges=len(edges))
         result = minimize(objective, x, jac=True, method="L-BFGS-B", options={"maxiter": 400, "gtol": 1e-7})
         x = result.x
         a, frac = x[:9].reshape(3, 3), x[9:].reshape(n, 3)

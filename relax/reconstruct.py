@@ -91,7 +91,6 @@ def reconstruct(
     """
     from periodicnet.arguments import ArgumentError, check_seed, check_time_limit
     from periodicnet.graph import GraphInputError, embeddability, validate_graph
-    from relax.targets import CONTACT_WEIGHT, edge_targets
 
     try:
         species, edges, images = validate_graph(species, edges, images)
@@ -113,7 +112,7 @@ def reconstruct(
     deadline = start + time_limit
     result = Reconstruction(structure=None, status="ok")
     numbers = np.array([ATOMIC_NUMBER[s] for s in species])
-    targets = edge_targets(species, edges, contacts)
+    contacts, targets, weights, angle_terms = placement_inputs(species, edges, images, contacts)
     bonds = ~contacts
 
     # stage 1: placement from the graph alone
@@ -121,8 +120,8 @@ def reconstruct(
 
     t0 = time.monotonic()
     try:
-        cell, frac = place(species, edges, images, seed=seed, targets=targets,
-                           weights=np.where(contacts, CONTACT_WEIGHT, 1.0))
+        cell, frac = place(species, edges, images, seed=seed, targets=targets, weights=weights,
+                           extra_springs=angle_terms)
         if min_distance(cell, frac) < MIN_DISTANCE:
             raise RelaxError("placement_failed", f"two atoms ended closer than {MIN_DISTANCE} A")
     except RelaxError as exc:
@@ -195,6 +194,23 @@ def reconstruct(
             result.message = {"timeout": "the potential relaxation passed the time limit",
                               "not_converged": "the potential relaxation ran out of steps"}[final.status]
     return result
+
+
+def placement_inputs(species, edges: np.ndarray, images: np.ndarray, contacts: np.ndarray):
+    """What the stages need besides the graph: ``(soft, targets, weights, angle_springs)``.
+
+    ``soft`` marks the edges treated as contacts: the codec's contacts plus the graph's secondary edges
+    (:func:`relax.targets.secondary_edges`: hydrogen bonds and halide contacts the encoder counted as bonds); they
+    get van der Waals targets, weak springs, no GFN-FF restraint and no bond check. ``targets`` and ``weights`` are
+    every edge's length and spring weight, ``angle_springs`` the 1-3 springs of :mod:`relax.angles`.
+    """
+    from relax.angles import angle_springs
+    from relax.targets import CONTACT_WEIGHT, edge_targets, secondary_edges
+
+    soft = contacts | secondary_edges(species, edges, contacts)
+    targets = edge_targets(species, edges, soft)
+    weights = np.where(soft, CONTACT_WEIGHT, 1.0)
+    return soft, targets, weights, angle_springs(species, edges, images, targets, soft)
 
 
 def _contact_marks(contacts, n_edges: int) -> np.ndarray:

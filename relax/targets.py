@@ -72,6 +72,49 @@ def organic_bond_length(a: str, b: str, count_a: int, count_b: int) -> float | N
     return single if saturated else conjugated
 
 
+HALOGENS = frozenset({"F", "Cl", "Br", "I"})
+H_PARTNERS = ("C", "N", "O")
+"""A hydrogen's covalent partner, in order of preference: its first element present exactly once among the H's
+neighbours; the H's other edges are secondary (:func:`secondary_edges`)."""
+NON_METALS = frozenset({"H", "He", "B", "C", "N", "O", "F", "Ne", "Si", "P", "S", "Cl", "Ar", "Ge", "As", "Se", "Br", "Kr", "Sb", "Te", "I", "Xe", "At", "Rn"})
+"""Elements that do not count as metals in the secondary-edge and angle rules (metalloids included)."""
+
+
+def secondary_edges(species, edges: np.ndarray, contacts: np.ndarray | None = None) -> np.ndarray:
+    """Bonds of the graph that are long secondary contacts rather than covalent or ionic bonds (bool per edge).
+
+    The encoder's bonds (EconNN) include, in frameworks and organic salts, hydrogen bonds and van der Waals
+    contacts. Two rules, from the chemistry of the atoms' other bonds alone (so the same on any basis or order):
+
+    - a hydrogen bonded to C, N or O has one covalent partner (the first of :data:`H_PARTNERS` present exactly once
+      among its neighbours); its other edges (to metals, halides, a second O) are secondary;
+    - a halogen bonded to a metal, or to more than one C or N, is a halide ion: its edges to C and N are secondary.
+
+    Contacts already marked (``contacts``) are not bonds and are left out.
+    """
+    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    marks = np.zeros(len(edges), dtype=bool) if contacts is None else np.asarray(contacts, dtype=bool)
+    around: list[list[int]] = [[] for _ in species]  # edge indices at each atom
+    for k, ((i, j), contact) in enumerate(zip(edges.tolist(), marks.tolist())):
+        if not contact:
+            around[i].append(k)
+            around[j].append(k)
+    secondary = np.zeros(len(edges), dtype=bool)
+    for atom, ks in enumerate(around):
+        element = species[atom]
+        neighbours = [species[edges[k, 1] if edges[k, 0] == atom else edges[k, 0]] for k in ks]
+        if element == "H":
+            partner = next((p for p in H_PARTNERS if neighbours.count(p) == 1), None)
+            if partner is not None:
+                for k, e in zip(ks, neighbours):
+                    secondary[k] |= e != partner
+        elif element in HALOGENS and element != "F":
+            organic = [k for k, e in zip(ks, neighbours) if e in ("C", "N")]
+            if len(organic) > 1 or any(e not in NON_METALS for e in neighbours):
+                secondary[organic] = True
+    return secondary
+
+
 def edge_targets(species, edges: np.ndarray, contacts: np.ndarray | None = None) -> np.ndarray:
     """Target length (angstrom) of every edge: contacts, organic ring/chain bonds, other bonds (module doc)."""
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
