@@ -152,14 +152,19 @@ def run_reference(tasks: list[dict], out: Path, work: Path, ref_python: str, lau
         if r["encoded"] and r["decode_s"] is not None:
             record["wall_s"] = r["encode_s"] + r["decode_s"]
             record["cpu_s"] = r.get("cpu_s")
+        rebuilt = None
         if r["cif"]:
-            rebuilt = Structure.from_str(r["cif"], fmt="cif")
+            try:
+                rebuilt = Structure.from_str(r["cif"], fmt="cif")
+            except ValueError:  # pymatgen finds no structure in the CIF the reference wrote
+                record["failure"] = "decode:unreadable_cif"
+        if rebuilt is not None:
             record["match"] = _match(matchers, original, rebuilt)
             # the reference returns energy 0 when its potential step failed (its ZL*-optimised structure instead)
             record["status"] = "ok" if r["energy_per_atom"] else "potential_failed"
             if not r["energy_per_atom"]:
                 record["failure"] = "decode:potential_failed"
-        else:
+        elif not r["cif"]:
             stage = "decode" if r["encoded"] else "encode"
             record["failure"] = f"{stage}:{(r['error'] or 'unknown').split(':')[0]}"
             record["message"] = r["error"]
@@ -208,6 +213,17 @@ def paired(ours: dict[str, dict], ref: dict[str, dict]) -> dict:
     return out
 
 
+def paired_rates(ours: dict[str, dict], ref: dict[str, dict]) -> dict:
+    """Loose/strict matches of both sides on the crystals both have a record for (the fair comparison when one
+    side finished only part of the set)."""
+    common = sorted(set(ours) & set(ref))
+    out = {"n": len(common)}
+    for side, recs in (("ours", ours), ("reference", ref)):
+        for kind in MATCHERS:
+            out[f"{side}_{kind}"] = sum(bool(recs[i].get("match", {}).get(kind)) for i in common)
+    return out
+
+
 def print_table(set_name: str, result: dict) -> None:
     print(f"\n{set_name}: {result['config']['n_selected']} crystals (seed {result['config']['seed']})")
     print(f"{'side':<10}{'encoded':>9}{'loose':>14}{'strict':>14}{'wall med':>10}{'mean':>7}{'CPU med':>9}{'mean':>7}"
@@ -221,6 +237,10 @@ def print_table(set_name: str, result: dict) -> None:
                         (("wall_median_s", 10), ("wall_mean_s", 7), ("cpu_median_s", 9), ("cpu_mean_s", 7)))
         print(f"{side:<10}{s['encoded']:>9}{s['loose']:>6}/{n} {100 * s['loose_rate']:>5.1f}%"
               f"{s['strict']:>6}/{n} {100 * s['strict_rate']:>5.1f}%{times}  {s['failures']}")
+    if "paired_rates" in result:
+        p = result["paired_rates"]
+        print(f"paired rates ({p['n']} crystals both sides ran): ours {p['ours_loose']} loose / {p['ours_strict']} "
+              f"strict, reference {p['reference_loose']} / {p['reference_strict']}")
     for kind, p in result.get("paired", {}).items():
         print(f"paired {kind} ({p['n']} crystals): median ours {p['ours_median']:.2f} s, reference "
               f"{p['reference_median']:.2f} s, ratio of medians {p['ratio_of_medians']:.2f}, "
@@ -274,6 +294,7 @@ def main(argv: list[str] | None = None) -> dict:
         result["reference"]["complete"] = len(ref) == len(tasks)
     if ours and ref:
         result["paired"] = paired(ours, ref)
+        result["paired_rates"] = paired_rates(ours, ref)
     result["records"] = {side: sorted(recs.values(), key=lambda r: r["id"])
                          for side, recs in (("ours", ours), ("reference", ref)) if recs}
     print_table(args.set, result)
