@@ -42,9 +42,13 @@ SOURCES = (
     Source("lemat_mp", "structures/lemat_sample_mp_2473.csv.gz"),
     Source("lemat_alexandria", "structures/lemat_sample_alexandria_2475.csv.gz"),
     Source("lemat_oqmd", "structures/lemat_sample_oqmd_2487.csv.gz"),
-    Source("lemat_aflow", "structures/lemat_sample_aflow_2203.csv.gz"),
     Source("alexandria_binaries", "structures/alexandria_binaries_1170.csv.gz"),
 )
+# Not used: `structures/lemat_sample_aflow_2203.csv.gz`. It is called a random sample of AFLOW, but every one of its
+# 2,203 crystals contains hydrogen and 97% contain helium (H-He, H-He-Li, H-He-Li-Be systems: one high-pressure
+# screening corner of AFLOW, not a sample of its chemistry); 98% of the 729 it contributed fail the SMACT test, and
+# the model trained with them wrote helium compounds (data/model/TRAINING.md). perov-5 and carbon-24 stay out for
+# the same kind of reason (one prototype, one element).
 DEV_SET = "mp20/dev_1000.csv.gz"
 # MP-20-frame properties by Materials Project id (band gap and formation energy for every row)
 MP20_PROPERTIES = "known_materials/mp20_hull_35k.csv.gz"
