@@ -46,7 +46,8 @@ def test_formula_composition_and_structure_give_the_same_value():
     nacl = rocksalt("Na", "Cl", 5.69)
     oxidised = Composition({"Na+": 1, "Cl-": 1})  # species with oxidation states count as their elements
     values = predict_band_gap_composition(["NaCl", Composition("Na2Cl2"), nacl, nacl * (2, 1, 1), oxidised])
-    assert np.all(values == values[0])
+    assert values[0] > 3.5
+    assert values == pytest.approx(np.full(5, values[0]), abs=1e-5)  # float32 rounding of the fractions' sums
 
 
 def test_deterministic_across_calls_and_fresh_loads():
