@@ -12,7 +12,6 @@ better on held-out MP crystals: ``benchmarks/results/band_gap_predictors.json``)
 
 from __future__ import annotations
 
-import ast
 import gzip
 import json
 import sys
@@ -23,16 +22,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results"
-
-
-def _field(value):
-    """The candidate files hold some fields as Python reprs of dicts or numbers."""
-    if isinstance(value, str):
-        try:
-            return ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            return value
-    return value
 
 
 def candidates(label: str) -> list[dict]:
@@ -55,8 +44,8 @@ def score(label: str) -> dict:
     skipped = 0
     for row in candidates(label):
         target = target_of(row["condition"])
-        assessment = _field(row.get("assessment"))
-        if target is None or row.get("status") != "ok" or not isinstance(assessment, dict):
+        assessment = row["assessment"]  # None where the candidate was not screened
+        if target is None or row["status"] != "ok" or assessment is None:
             continue
         megnet = assessment.get("band_gap")
         if megnet is None:
