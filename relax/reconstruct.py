@@ -96,7 +96,7 @@ def reconstruct(
         species, edges, images = validate_graph(species, edges, images)
         seed = check_seed(seed)
         # zero is allowed for the overall limit: the result is an immediate `timeout` (a caller out of budget)
-        time_limit = 0.0 if time_limit == 0 else check_time_limit(time_limit)
+        time_limit = 0.0 if time_limit == 0 and not isinstance(time_limit, bool) else check_time_limit(time_limit)
         gfnff_time_limit = check_time_limit(gfnff_time_limit, "gfnff_time_limit")
     except (GraphInputError, ArgumentError) as exc:
         raise RelaxError("bad_input", str(exc)) from None

@@ -59,6 +59,7 @@ def test_disconnected_graph_raises():
         (dict(seed=-5), "seed must be from 0"),
         (dict(seed=1.5), "seed must be a whole number"),
         (dict(time_limit=-1.0), "time_limit"),
+        (dict(time_limit=False), "time_limit"),
         (dict(time_limit=float("nan")), "time_limit"),
         (dict(gfnff_time_limit=-1.0), "gfnff_time_limit"),
     ],
