@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 import numpy as np
@@ -13,20 +12,8 @@ from relax.errors import RelaxError
 from relax.models import MODEL_DIR_ENV, ModelNotFoundError, find_model
 from slices.errors import SlicesError, StructureInputError
 
-from shared_paths import MODEL_DIR as SHARED_MODELS  # noqa: E402
 
-
-@pytest.fixture(scope="module", autouse=True)
-def model_dir():
-    """Point SLICES_MODEL_DIR at the shared models when it is not set (CI clones the repo next to shared/)."""
-    if os.environ.get(MODEL_DIR_ENV):
-        yield os.environ[MODEL_DIR_ENV]
-        return
-    if not SHARED_MODELS.is_dir():
-        pytest.skip(f"no matgl models: set {MODEL_DIR_ENV} (looked for {SHARED_MODELS})")
-    os.environ[MODEL_DIR_ENV] = str(SHARED_MODELS)
-    yield str(SHARED_MODELS)
-    del os.environ[MODEL_DIR_ENV]
+pytestmark = pytest.mark.usefixtures("shared_models")
 
 
 def rocksalt(a: str, b: str, lattice: float) -> Structure:

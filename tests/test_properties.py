@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
@@ -16,19 +15,8 @@ from pipeline.properties import (
 from relax.models import MODEL_DIR_ENV
 from slices.errors import SlicesError, StructureInputError
 
-from shared_paths import MODEL_DIR as SHARED_MODELS  # noqa: E402
 
-
-@pytest.fixture(scope="module", autouse=True)
-def model_dir():
-    if os.environ.get(MODEL_DIR_ENV):
-        yield
-        return
-    if not SHARED_MODELS.is_dir():
-        pytest.skip(f"no matgl models: set {MODEL_DIR_ENV} (looked for {SHARED_MODELS})")
-    os.environ[MODEL_DIR_ENV] = str(SHARED_MODELS)
-    yield
-    del os.environ[MODEL_DIR_ENV]
+pytestmark = pytest.mark.usefixtures("shared_models")
 
 
 def rocksalt(a, b, lattice):
