@@ -46,7 +46,7 @@ SOURCES = (
 )
 # Not used: `structures/lemat_sample_aflow_2203.csv.gz`. It is called a random sample of AFLOW, but every one of its
 # 2,203 crystals contains hydrogen and 97% contain helium (H-He, H-He-Li, H-He-Li-Be systems: one high-pressure
-# screening corner of AFLOW, not a sample of its chemistry); 98% of the 729 it contributed fail the SMACT test, and
+# screening corner of AFLOW, not a sample of its chemistry); 2.6% of them pass the SMACT test, and
 # the model trained with them wrote helium compounds (data/model/TRAINING.md). perov-5 and carbon-24 stay out for
 # the same kind of reason (one prototype, one element).
 DEV_SET = "mp20/dev_1000.csv.gz"
