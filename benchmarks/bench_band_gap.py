@@ -3,9 +3,9 @@
 Each predictor against Materials Project's PBE gap on the evaluation sets' crystals that have one
 (``mp20/dev_1000``: 629 rows; ``mp21_40/dev_300``: 300 rows; both kept out of the composition model's training):
 
-- ``megnet``: ``pipeline.properties.predict_band_gap`` (MEGNet-MP-2019.4.1-BandGap-mfi, PBE fidelity) on the MP
-  geometry, as ``pipeline.assess(relax=False)`` calls it;
-- ``composition``: ``pipeline.gap_model`` (composition MLP trained on matbench mp_gap without these formulas);
+- ``megnet``: ``screening.properties.predict_band_gap`` (MEGNet-MP-2019.4.1-BandGap-mfi, PBE fidelity) on the MP
+  geometry, as ``screening.assess(relax=False)`` calls it;
+- ``composition``: ``screening.gap_model`` (composition MLP trained on matbench mp_gap without these formulas);
 - ``composition_metal_call_megnet_gap``: the composition model decides metal / non-metal, MEGNet's gap otherwise;
 - ``mean``: the composition model decides metal / non-metal, the mean of both gaps otherwise.
 
@@ -82,8 +82,8 @@ def table(predicted: np.ndarray, truth: np.ndarray) -> dict:
 
 def predictions(structures) -> tuple[dict, dict]:
     """Each predictor's gaps, and the median seconds per crystal of the two models (3 runs)."""
-    from pipeline.gap_model import load_gap_model
-    from pipeline.properties import predict_band_gap
+    from screening.gap_model import load_gap_model
+    from screening.properties import predict_band_gap
 
     model = load_gap_model()
     timings = {"megnet": [], "composition": []}
@@ -127,11 +127,11 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    from pipeline.gap_model import load_gap_model
+    from screening.gap_model import load_gap_model
 
     torch.set_num_threads(1)
     result = {"settings": {"metal_call_below_eV": METAL_CALL, "bins": [b[0] for b in BINS],
-                           "megnet_on": "MP geometry (as pipeline.assess(relax=False))",
+                           "megnet_on": "MP geometry (as screening.assess(relax=False))",
                            "composition_model": load_gap_model().training_info,
                            "machine": platform.machine(), "torch_threads": 1},
               "sets": {}}

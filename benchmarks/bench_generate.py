@@ -30,9 +30,9 @@ def reference_strings(n: int, seed: int) -> list[str]:
     import numpy as np
     import pandas as pd
 
-    from pipeline.novelty import default_data_dir
+    from periodicnet.resources import shared_data_dir
 
-    table = pd.read_csv(default_data_dir() / "slices_reference" / "mp20_nonmetal_slices_1432.csv.gz")
+    table = pd.read_csv(shared_data_dir() / "slices_reference" / "mp20_nonmetal_slices_1432.csv.gz")
     rows = np.random.default_rng(seed).choice(len(table), size=min(n, len(table)), replace=False)
     return table["SLICES"].iloc[rows].tolist()
 

@@ -155,7 +155,7 @@ def decode_metrics(strings: list[str], time_limit: float, workers: int = 2) -> d
 
     from pymatgen.core import Structure
 
-    from pipeline.properties import predict_band_gap
+    from screening.properties import predict_band_gap
 
     structures, statuses, times, topology = [], Counter(), [], []
     with ProcessPoolExecutor(max_workers=workers) as pool:

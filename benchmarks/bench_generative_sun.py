@@ -6,10 +6,10 @@
 Per condition (unconditioned; band-gap targets 0, 1, 2, 3 eV; optionally each with guidance 2) it samples ``--n``
 strings with a fixed seed (:func:`generative.sample`), decodes them on a local process pool
 (:func:`pipeline.decode_stage.decode_candidate`: placement -> GFN-FF -> the potential, ``--time-limit`` s each) and
-screens the decoded crystals with :func:`pipeline.assess` (``relax=False``: the decoder already relaxed them with the
+screens the decoded crystals with :func:`screening.assess` (``relax=False``: the decoder already relaxed them with the
 same potential, and its energy per atom is passed on, exactly as ``slices generate`` does). Reported per condition:
 
-- decoded: decode status ``ok``; valid: decoded and passes the structural and SMACT checks (:mod:`pipeline.checks`);
+- decoded: decode status ``ok``; valid: decoded and passes the structural and SMACT checks (:mod:`screening.checks`);
 - unique: distinct crystals among the decoded (``StructureMatcher`` within the condition, first occurrence kept);
 - novelty counts of the decoded: known (a known structure) / known_composition / new (formula in no known table);
 - S.U.N.: decoded AND e_above_hull <= 0.1 eV/atom against the known-materials hull AND unique AND not a known
@@ -18,7 +18,7 @@ same potential, and its energy per atom is passed on, exactly as ``slices genera
 - band gap of the decoded crystals (the matgl MEGNet prediction ``assess`` reports) against the target: MAE and
   share within 0.5 eV (and, as the baseline, the same for the unconditioned samples).
 
-The hull is OURS (MP formation energies + our potential's formation energy for the candidate, :mod:`pipeline.hull`),
+The hull is OURS (MP formation energies + our potential's formation energy for the candidate, :mod:`screening.hull`),
 not DFT. Each candidate's decode record and assessment are appended to JSONL files under ``--run-dir`` as they
 finish; a rerun skips what is done. Writes ``benchmarks/results/generative_sun_<label>.json`` after each round, and
 at the end ``generative_sun_<label>_candidates.jsonl.gz``: every candidate's string, decode record, decoded crystal and
@@ -133,7 +133,7 @@ def assess_all(run: Path, decoded: dict[int, dict], potential: str, chunk: int =
     from pymatgen.core import Structure
     from tqdm.auto import tqdm
 
-    from pipeline import assess
+    from screening import assess
 
     path = run / "assessed.jsonl"
     done = read_jsonl(path)
@@ -155,7 +155,7 @@ def duplicates(decoded: dict[int, dict]) -> dict[int, int]:
     """Repeated crystals among the decoded ones (index -> first equal index), by ``StructureMatcher``."""
     from pymatgen.core import Structure
 
-    from pipeline.novelty import find_duplicates
+    from screening.matching import find_duplicates
 
     items = [(i, None, Structure.from_dict(decoded[i]["structure"])) for i in sorted(decoded)
              if decoded[i].get("status") == "ok" and decoded[i].get("structure")]
@@ -343,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         "potential": DEFAULT_POTENTIAL, "decode_route": route, "n": args.n, "seed": args.seed,
         "time_limit": args.time_limit,
         "e_hull_max": E_HULL_MAX, "hull": "ours: MP formation energies + the potential's formation energy "
-        "(pipeline.hull), not DFT", "assess": "pipeline.assess(relax=False, energies=decoder's energy per atom)",
+        "(screening.hull), not DFT", "assess": "screening.assess(relax=False, energies=decoder's energy per atom)",
     })
     results.setdefault("conditions", {})
     del bundle

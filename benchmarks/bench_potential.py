@@ -189,7 +189,7 @@ def bench_relax(potentials, cases) -> tuple[list[dict], dict]:
 
 
 def bench_properties(data: Path, n: int) -> list[dict]:
-    from pipeline.properties import predict_band_gap, predict_formation_energy
+    from screening.properties import predict_band_gap, predict_formation_energy
 
     frame = pd.read_csv(data).head(n)
     structures = [Structure.from_str(c, fmt="cif") for c in frame["cif"]]

@@ -3,7 +3,7 @@
 1. ``hull_sources``: which known-materials tables make the hull. Each crystal's own MP formation energy is placed on
    hulls built from each source (and merge rule) and compared with MP's e_above_hull. Cheap, no model.
 2. ``routes``: a crystal's formation energy in the hull's frame, with the relaxation included. Each crystal is
-   relaxed with the potential from its MP geometry (``pipeline.formation.relax_candidate``), then its formation
+   relaxed with the potential from its MP geometry (``screening.formation.relax_candidate``), then its formation
    energy is computed by each route and placed on the known hull; e_above_hull is compared with MP's (MAE, median,
    share within 0.05 / 0.1 eV/atom, F1 of "stable" = e_above_hull <= 0.1 eV/atom). Routes:
    ``potential_mp_references`` (relaxed energy + MP2020 corrections - MP's own elemental energies: the default for
@@ -51,7 +51,7 @@ ROUTES = ["potential_mp_references", "potential_own_references", "potential_unco
 
 
 def data_dir() -> Path:
-    from pipeline.hull import shared_data_dir
+    from screening.hull import shared_data_dir
 
     return shared_data_dir()
 
@@ -91,7 +91,7 @@ def metrics(predicted, reference) -> dict:
 
 # ------------------------------------------------------------------------------------------------ hull sources
 def bench_hull_sources(sets: dict[str, pd.DataFrame]) -> dict:
-    from pipeline.hull import KnownHull
+    from screening.hull import KnownHull
 
     choices = [(("mp20",), "priority"), (("mp2020",), "priority"), (("mp2018",), "priority"),
                (("mp20", "mp2020", "mp2018"), "lowest"), (("mp20", "mp2020", "mp2018"), "priority"),
@@ -112,7 +112,7 @@ def _row_predictions(row) -> dict:
     """Relax one crystal and compute every route's formation energy (eV/atom)."""
     from pymatgen.core import Structure
 
-    from pipeline import formation, properties
+    from screening import formation, properties
     from slices.errors import SlicesError
 
     structure = Structure.from_str(row["cif"], fmt="cif")
@@ -152,7 +152,7 @@ def run_routes(name: str, frame: pd.DataFrame, work: Path) -> list[dict]:
     """Per-crystal predictions for a set, resumed from ``work/<name>.jsonl``."""
     from tqdm import tqdm
 
-    from pipeline.formation import elemental_references
+    from screening.formation import elemental_references
 
     work.mkdir(parents=True, exist_ok=True)
     path = work / f"{name}.jsonl"
@@ -177,7 +177,7 @@ def run_routes(name: str, frame: pd.DataFrame, work: Path) -> list[dict]:
 
 
 def bench_routes(name: str, frame: pd.DataFrame, work: Path) -> dict:
-    from pipeline.hull import known_hull
+    from screening.hull import known_hull
 
     records = run_routes(name, frame, work)
     hull = known_hull()
@@ -222,7 +222,7 @@ def bench_known(dev: pd.DataFrame, candidates: Path | None) -> dict:
     without the dev set itself (are they found elsewhere?), lookup times; novelty counts of a generate run."""
     from pymatgen.core import Structure
 
-    from pipeline.known import STRUCTURE_SETS, KnownIndex, known_index
+    from screening.known import STRUCTURE_SETS, KnownIndex, known_index
 
     t0 = time.perf_counter()
     index = known_index(progress=False)
@@ -247,7 +247,7 @@ def bench_band_gap(dev: pd.DataFrame) -> dict:
     """MEGNet band gap (PBE fidelity) at the MP geometry against MP's PBE gap, by gap range."""
     from pymatgen.core import Structure
 
-    from pipeline.properties import predict_band_gap
+    from screening.properties import predict_band_gap
 
     frame = dev[dev["band_gap"] != ""]
     structures = [Structure.from_str(cif, fmt="cif") for cif in frame["cif"]]

@@ -5,7 +5,7 @@
 Reads ``benchmarks/results/generative_sun_<label>_candidates.jsonl.gz`` (written by ``bench_generative_sun.py``:
 every sampled candidate, its decode status and its assessment), takes the decoded candidates (status ``ok``) of
 each band-gap condition, and compares their predicted gap with the target twice: MEGNet's structure prediction (the
-``band_gap`` the assessment holds) and the composition model (:func:`pipeline.gap_model.predict_band_gap_composition`,
+``band_gap`` the assessment holds) and the composition model (:func:`screening.gap_model.predict_band_gap_composition`,
 better on held-out MP crystals: ``benchmarks/results/band_gap_predictors.json``). Prints a table and writes
 ``benchmarks/results/generative_sun_gap_predictors.json``. Nothing is decoded again.
 """
@@ -38,7 +38,7 @@ def target_of(condition: str) -> float | None:
 
 
 def score(label: str) -> dict:
-    from pipeline.gap_model import GapModelError, predict_band_gap_composition
+    from screening.gap_model import GapModelError, predict_band_gap_composition
 
     by_condition: dict[str, list[tuple[float, float]]] = {}
     skipped = 0

@@ -362,10 +362,13 @@ def _flip(data: bytes, rng: random.Random) -> bytes:
 def fuzz_run_folders(seed: int) -> dict:
     """Damage a finished run folder in many ways and resume it: each resume must recover (same table as the
     undamaged run) or stop with a PipelineError that names the damaged file."""
+    from pipeline.criteria import Criteria
     from pipeline.errors import PipelineError
     from pipeline.generate import generate
+    from pipeline.options import Runner, Sampling
 
-    options = dict(strings=GIVEN, workers=1, train_data=None, known_materials=False, progress=False)
+    options = dict(sampling=Sampling(strings=tuple(GIVEN)), criteria=Criteria(train_data=None, known_materials=False),
+                   runner=Runner(workers=1, progress=False))
     rng = random.Random(seed)
     tally = Tally()
     cases = []

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from slices.errors import SlicesError
+from periodicnet.errors import ArgumentError, SlicesError
 
 
 class GenerativeError(SlicesError):
     """Bad input to the generative model (unknown property, bad count, unreadable checkpoint, bad training data)."""
 
 
-class SamplingOptionError(GenerativeError):
+class SamplingOptionError(GenerativeError, ArgumentError):
     """A sampling option has the wrong type or value (count, temperature, top-k/top-p, guidance, a property target,
     ``elements``, ``max_atoms``, ``valid_composition``, batch size)."""
 

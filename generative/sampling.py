@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from generative.checkpoint import Bundle, load_model
-from generative.errors import CompositionSearchError, GenerativeError, SamplingOptionError, UnknownElementsError
+from generative.errors import CompositionSearchError, SamplingOptionError, UnknownElementsError
 from generative.grammar import BatchGrammar
 from generative.tokenizer import Tokenizer
 from periodicnet.arguments import check_seed
@@ -172,7 +172,7 @@ def sample(
     """
     conditions = {"band_gap": band_gap, "formation_energy": formation_energy}
     _check_args(n, temperature, top_k, top_p, conditions, guidance, max_atoms, valid_composition, batch_size)
-    seed = check_seed(seed, error=GenerativeError)  # before the model is loaded
+    seed = check_seed(seed)  # before the model is loaded
     bundle = _resolve(model)
     for name, value in conditions.items():
         if value is not None and name not in bundle.properties:

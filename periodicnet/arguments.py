@@ -2,8 +2,8 @@
 
 The API (:func:`slices.decode`, :func:`generative.sample`, :func:`pipeline.generate.generate`) and the command line
 (through :func:`cli_type`) use the same rules, so a bad value gets the same message everywhere, before any work starts.
-Each check returns the value in its normal type (a numpy integer seed comes back as ``int``) or raises ``error``
-(default :class:`ArgumentError`; a package passes its own :class:`~periodicnet.errors.SlicesError` subclass).
+Each check returns the value in its normal type (a numpy integer seed comes back as ``int``) or raises
+:class:`periodicnet.errors.ArgumentError`, whichever door the value came through.
 """
 
 from __future__ import annotations
@@ -13,42 +13,40 @@ import math
 import numbers
 from typing import Callable
 
-from periodicnet.errors import SlicesError
+from periodicnet.errors import ArgumentError, SlicesError
 from periodicnet.limits import MAX_SEED
 
-
-class ArgumentError(SlicesError):
-    """An argument has the wrong type or is out of its range."""
+__all__ = ["ArgumentError", "check_count", "check_seed", "check_time_limit", "cli_type"]
 
 
-def check_seed(value: object, name: str = "seed", error: type[SlicesError] = ArgumentError) -> int:
+def check_seed(value: object, name: str = "seed") -> int:
     """A random seed: a whole number from 0 to :data:`~periodicnet.limits.MAX_SEED`."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise error(f"{name} must be a whole number from 0 to {MAX_SEED}, got {value!r} ({type(value).__name__})")
+        raise ArgumentError(f"{name} must be a whole number from 0 to {MAX_SEED}, got {value!r} ({type(value).__name__})")
     value = int(value)
     if not 0 <= value <= MAX_SEED:
-        raise error(f"{name} must be from 0 to {MAX_SEED} (a 63-bit non-negative integer), got {value}")
+        raise ArgumentError(f"{name} must be from 0 to {MAX_SEED} (a 63-bit non-negative integer), got {value}")
     return value
 
 
-def check_time_limit(value: object, name: str = "time_limit", error: type[SlicesError] = ArgumentError) -> float:
+def check_time_limit(value: object, name: str = "time_limit") -> float:
     """A time limit in seconds: a finite number > 0 (NaN, infinity, zero and negatives are refused)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise error(f"{name} must be a number of seconds > 0, got {value!r} ({type(value).__name__})")
+        raise ArgumentError(f"{name} must be a number of seconds > 0, got {value!r} ({type(value).__name__})")
     value = float(value)
     if not math.isfinite(value) or value <= 0:
-        raise error(f"{name} must be a finite number of seconds > 0, got {value}")
+        raise ArgumentError(f"{name} must be a finite number of seconds > 0, got {value}")
     return value
 
 
-def check_count(value: object, name: str, minimum: int = 1, error: type[SlicesError] = ArgumentError) -> int:
+def check_count(value: object, name: str, minimum: int = 1) -> int:
     """A count: a whole number >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         kind = "a positive integer" if minimum == 1 else f"a whole number >= {minimum}"
-        raise error(f"{name} must be {kind}, got {value!r} ({type(value).__name__})")
+        raise ArgumentError(f"{name} must be {kind}, got {value!r} ({type(value).__name__})")
     value = int(value)
     if value < minimum:
-        raise error(f"{name} must be at least {minimum}, got {value}")
+        raise ArgumentError(f"{name} must be at least {minimum}, got {value}")
     return value
 
 

@@ -1,17 +1,12 @@
-"""The top floor: the command line and the end-to-end candidate generator (sample -> decode -> screen -> write).
+"""The top floor: the ``slices`` command line (:mod:`pipeline.cli`) and the runs it drives: end-to-end generation
+(:func:`pipeline.generate.generate`: sample -> decode -> screen -> write), run folders, reports and Dask.
 
-``from pipeline import assess`` screens crystals against known materials (:func:`pipeline.assessment.assess`).
+```python
+from pipeline.generate import generate
+from pipeline.options import Sampling, Runner
+from pipeline.criteria import Criteria
+result = generate(Sampling(n=20, band_gap=2.0), Criteria(band_gap=2.0), out="run/")
+```
+
+Screening of one's own crystals is :func:`screening.assess`, a floor below.
 """
-
-from __future__ import annotations
-
-__all__ = ["Assessment", "assess"]
-
-
-def __getattr__(name: str):
-    """Load ``assess`` / ``Assessment`` on first use, so that the command line starts without pymatgen."""
-    if name in __all__:
-        from pipeline import assessment
-
-        return getattr(assessment, name)
-    raise AttributeError(f"module 'pipeline' has no attribute {name!r}")

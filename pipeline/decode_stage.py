@@ -57,7 +57,7 @@ def decode_candidate(index: int, string: str, decode_kwargs: dict | None = None)
     from slices.decode import decode_report
     from slices.errors import SlicesError
 
-    from pipeline import checks
+    from screening import checks
 
     _limit_threads()
     start = time.perf_counter()
@@ -81,12 +81,9 @@ def decode_candidate(index: int, string: str, decode_kwargs: dict | None = None)
         topology_ok=report.topology_ok,
     )
     if structure is not None:
-        symbol, number = checks.space_group(structure)
         record.update(
             formula=structure.composition.reduced_formula,
             n_atoms=len(structure),
-            space_group=symbol,
-            space_group_number=number,
             min_distance=checks.min_distance(structure),
             structure_valid=checks.structure_valid(structure),
             composition_valid=checks.composition_valid(structure.composition),

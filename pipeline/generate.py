@@ -12,14 +12,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
-from periodicnet.arguments import check_count, check_seed, check_time_limit
+from periodicnet.errors import ArgumentError
+from pipeline.criteria import Criteria, screen
 from pipeline.errors import PipelineError
+from pipeline.options import Runner, Sampling
 from pipeline.rundir import RunDir, given_source
-from pipeline.screening import DEFAULT_GAP_PREDICTOR, GAP_PREDICTORS, Criteria
 
-from periodicnet.limits import CANDIDATE_TIME_LIMIT as DEFAULT_TIME_LIMIT  # seconds per candidate
 SCHEDULER_CONNECT_TIMEOUT = 30.0  # seconds to reach a Dask scheduler given by address
 RETRIED_STATUSES = ("worker_crashed", "timeout")  # outcomes a rerun may change (a kill, a loaded machine)
 
@@ -58,57 +57,30 @@ class GenerateResult:
         return pd.DataFrame([{c: r.get(c) for c in COLUMNS} for r in self.rows], columns=COLUMNS)
 
 
-def _check_arguments(n, strings, band_gap, formation_energy, temperature, workers, time_limit, criteria, client,
-                     scheduler, guidance=1.0, seed=0) -> None:
-    if strings is None:
-        check_count(n, "n (candidates to sample)", error=PipelineError)
-    elif isinstance(strings, str) or not all(isinstance(s, str) for s in strings) or not len(strings):
-        raise PipelineError("strings must be a non-empty sequence of SLICES strings")
-    for name, value in (("band_gap", band_gap), ("formation_energy", formation_energy)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise PipelineError(f"{name} target must be a number, got {value!r}")
-    if band_gap is not None and band_gap < 0:
-        raise PipelineError(f"band_gap target must be >= 0 eV, got {band_gap}")
-    if not temperature > 0:
-        raise PipelineError(f"temperature must be > 0, got {temperature}")
-    if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or not 0 <= guidance < float("inf"):
-        raise PipelineError(f"guidance must be a number >= 0, got {guidance!r}")
-    if workers is not None:
-        check_count(workers, "workers", error=PipelineError)
-    check_time_limit(time_limit, error=PipelineError)
-    check_seed(seed, error=PipelineError)
-    if criteria.gap_tolerance < 0 or criteria.eform_tolerance < 0:
-        raise PipelineError("tolerances must be >= 0")
-    if criteria.gap_predictor not in GAP_PREDICTORS:
-        raise PipelineError(f"gap_predictor must be one of {sorted(GAP_PREDICTORS)}, got {criteria.gap_predictor!r}")
-    if client is not None and scheduler is not None:
-        raise PipelineError("give either a Dask client or a scheduler address, not both")
-    if scheduler is not None and "://" not in str(scheduler):
-        raise PipelineError(f"scheduler must be an address like tcp://host:8786, got {scheduler!r}")
-
-
-def _sample(n: int, band_gap, formation_energy, temperature: float, seed: int, model, progress: bool,
-            guidance: float = 1.0, chemistry: dict | None = None) -> list[str]:
+def _sample(sampling: Sampling, progress: bool) -> list[str]:
     import generative
     from tqdm.auto import tqdm
 
-    with tqdm(total=n, desc="sample", unit="str", disable=not progress, file=sys.stderr) as bar:
-        strings = generative.sample(n, band_gap=band_gap, formation_energy=formation_energy, temperature=temperature,
-                                    seed=seed, model=model, guidance=guidance, **(chemistry or {}))
+    with tqdm(total=sampling.n, desc="sample", unit="str", disable=not progress, file=sys.stderr) as bar:
+        strings = generative.sample(sampling.n, band_gap=sampling.band_gap,
+                                    formation_energy=sampling.formation_energy, temperature=sampling.temperature,
+                                    seed=sampling.seed, model=sampling.model, guidance=sampling.guidance,
+                                    **sampling.chemistry)
         bar.update(len(strings))
     return list(strings)
 
 
-def _decode(run: RunDir, strings: list[str], *, workers: int, client, scheduler, decode_kwargs: dict,
-            time_limit: float, progress: bool, retry_failed: bool = False) -> int:
+def _decode(run: RunDir, strings: list[str], runner: Runner, decode_kwargs: dict) -> int:
     """Decode every candidate not yet on disk (and, with ``retry_failed``, those whose worker was killed or crashed:
     :data:`RETRIED_STATUSES`); returns how many were decoded now."""
     from tqdm.auto import tqdm
 
     from pipeline import decode_stage
 
+    workers, client, scheduler, time_limit, progress = (runner.workers or default_workers(), runner.client,
+                                                        runner.scheduler, runner.time_limit, runner.progress)
     done = run.decoded()
-    if retry_failed:
+    if runner.retry_failed:
         done = {i: r for i, r in done.items() if r.get("status") not in RETRIED_STATUSES}
     todo = [(i, s) for i, s in enumerate(strings) if i not in done]
     if not todo:
@@ -179,13 +151,17 @@ def _assemble(run: RunDir, strings: list[str], require_topology: bool = False) -
 
 
 def _deduplicate(rows: list[dict], structures: dict, progress: bool) -> list[dict]:
-    """Mark repeated crystals among the valid rows; returns the unique valid rows."""
+    """Mark repeated crystals among the valid rows; returns the unique valid rows.
+
+    Crystals are compared as relaxed structures (``StructureMatcher`` within a formula), not by the sampled
+    strings: relaxation often changes a generated crystal's bonds, so two different strings can relax into one
+    crystal (and the string of a relaxed crystal is not the sampled one)."""
     from tqdm.auto import tqdm
 
-    from pipeline.novelty import find_duplicates
+    from screening.matching import find_duplicates
 
     valid = [r for r in rows if r["valid"]]
-    items = [(r["index"], r.get("canonical"), structures[r["index"]])
+    items = [(r["index"], None, structures[r["index"]])
              for r in tqdm(valid, desc="deduplicate", unit="cand", disable=not progress, file=sys.stderr)]
     duplicate_of = find_duplicates(items)
     unique = []
@@ -198,126 +174,84 @@ def _deduplicate(rows: list[dict], structures: dict, progress: bool) -> list[dic
     return unique
 
 
-def _check_novelty(rows: list[dict], structures: dict, training, progress: bool) -> None:
-    """Set ``novel``, ``matched_train_id`` and ``matched_by`` on each row."""
-    from tqdm.auto import tqdm
-
-    for r in tqdm(rows, desc="novelty", unit="cand", disable=not progress, file=sys.stderr):
-        match = training.find(structures[r["index"]], r.get("canonical"))
-        r["novel"] = match is None
-        r["matched_train_id"], r["matched_by"] = (match.id, match.by) if match else (None, None)
+ASSESSMENT_FIELDS = ("band_gap", "band_gap_composition", "formation_energy_per_atom", "e_above_hull", "decomposition",
+                     "below_known_hull", "novelty", "known_id", "matched_by", "space_group", "space_group_number",
+                     "symprec", "reason")
+"""The :class:`screening.Assessment` fields a candidate row carries, under the same names."""
 
 
-ASSESSMENT_FIELDS = {  # Assessment attribute -> table column
-    "band_gap": "band_gap_pred", "band_gap_composition": "band_gap_composition_pred",
-    "formation_energy_per_atom": "formation_energy_pred", "e_above_hull": "e_above_hull",
-    "decomposition": "decomposition", "below_known_hull": "below_known_hull", "novelty": "novelty",
-    "known_id": "known_id", "space_group": "space_group", "space_group_number": "space_group_number",
-    "symprec": "symprec", "reason": "assessment_reason",
-}
+def _known_index(criteria: Criteria, progress: bool):
+    """The known-materials index the candidates are judged against (None: no novelty check)."""
+    from screening.known import default_train_data, known_index
+
+    train_data = default_train_data() if criteria.train_data == "default" else criteria.train_data
+    extra = [train_data] if train_data is not None else []
+    if not criteria.known_materials and not extra:
+        return None
+    return known_index(extra, shared=criteria.known_materials, progress=progress)
 
 
-def _assess(run: RunDir, rows: list[dict], structures: dict, known_materials: bool, potential: str | None,
+def _assess(run: RunDir, rows: list[dict], structures: dict, criteria: Criteria, index, potential: str | None,
             progress: bool) -> None:
-    """Screen each row against the known materials (:func:`pipeline.assess` on the relaxed crystal), reading
-    ``properties.jsonl`` for rows already assessed with the same settings."""
-    from pipeline.assessment import DEFAULT_ROUTE, assess
+    """Screen each row against the known materials (:func:`screening.assess` on the relaxed crystal), reading
+    ``properties.jsonl`` for rows already assessed with the same settings.
 
-    key = f"assess-v2:{DEFAULT_ROUTE}:{potential}:{'known' if known_materials else 'no-known'}"
+    The known-structure lookup encodes each relaxed crystal itself (no sampled string is passed on): relaxation
+    often changes a generated crystal's bonds."""
+    from screening.assessment import DEFAULT_ROUTE, assess
+
+    key = (f"assess-v3:{DEFAULT_ROUTE}:{potential}:{'known' if criteria.known_materials else 'no-known'}:"
+           f"{criteria.train_data}")
     cached = {i: p for i, p in run.properties().items() if p.get("settings") == key}
     todo = [r for r in rows if r["index"] not in cached]
     if todo:
         results = assess([structures[r["index"]] for r in todo], relax=False, potential=potential,
-                         energies=[r.get("energy_per_atom") for r in todo], canonicals=[r.get("canonical") for r in todo],
-                         novelty=known_materials, hull=known_materials, progress=progress)
+                         energies=[r.get("energy_per_atom") for r in todo], index=index,
+                         novelty=index is not None, hull=criteria.known_materials, progress=progress)
         for r, result in zip(todo, results):
             values = result.as_dict()
             cached[r["index"]] = {"index": r["index"], "settings": key,
-                                  **{column: values[name] for name, column in ASSESSMENT_FIELDS.items()}}
+                                  **{name: values[name] for name in ASSESSMENT_FIELDS}}
             run.add_properties(cached[r["index"]])
     for r in rows:
         r.update({k: v for k, v in cached[r["index"]].items() if k not in ("index", "settings")})
 
 
-def generate(
-    n: int = 100,
-    *,
-    out: str | os.PathLike = "candidates",
-    band_gap: float | None = None,
-    formation_energy: float | None = None,
-    strings: Sequence[str] | None = None,
-    model=None,
-    temperature: float = 1.0,
-    guidance: float = 1.0,
-    elements: Sequence[str] | None = None,
-    max_atoms: int | None = None,
-    valid_composition: bool = True,
-    seed: int = 0,
-    workers: int | None = None,
-    client=None,
-    scheduler: str | None = None,
-    train_data: str | os.PathLike | None = "default",
-    known_materials: bool = True,
-    time_limit: float = DEFAULT_TIME_LIMIT,
-    potential: str | None = None,
-    gap_tolerance: float = 0.5,
-    eform_tolerance: float = 0.5,
-    max_e_hull: float | None = None,
-    require_topology: bool = False,
-    gap_predictor: str = DEFAULT_GAP_PREDICTOR,
-    progress: bool = True,
-    retry_failed: bool = False,
-) -> GenerateResult:
-    """Generate, reconstruct and screen ``n`` candidate crystals; write everything into the folder ``out``.
+def generate(sampling: Sampling = Sampling(), criteria: Criteria = Criteria(), *,
+             out: str | os.PathLike = "candidates", runner: Runner = Runner()) -> GenerateResult:
+    """Generate, reconstruct and screen candidate crystals; write everything into the folder ``out``.
 
-    ``strings`` replaces sampling by the given candidate strings. The decode stage runs on a local process pool of
-    ``workers`` processes (default: all cores), or on Dask through ``client`` (a ``dask.distributed.Client``) or a
-    ``scheduler`` address. ``train_data`` is a CSV with a ``cif`` column for the novelty check ("default": MP-20
-    train pool; None: skip). ``known_materials`` screens against the known materials of the shared data (energy
-    above the known hull, decomposition, known/new: :func:`pipeline.assess`); False skips that (formation energy,
-    band gap and space group are still computed). Candidates that match a known crystal are dropped. Targets select candidates within
-    ``gap_tolerance`` / ``eform_tolerance`` of ``band_gap`` / ``formation_energy``; ``max_e_hull`` (eV/atom) drops
-    unstable ones; a band-gap target is checked against ``gap_predictor``'s prediction (``"composition"``, the
-    default, or ``"megnet"``; :data:`pipeline.screening.GAP_PREDICTORS`). ``guidance`` is classifier-free guidance toward the targets (:func:`generative.sample`).
-    ``elements``, ``max_atoms`` and ``valid_composition`` restrict the sampled chemistry (:func:`generative.sample`);
-    unlike there, ``valid_composition`` is on by default: element blocks that fail the SMACT test are redrawn.
-    ``require_topology`` drops candidates whose relaxed crystal no longer has the string's bonds
-    (otherwise they are kept and flagged in the ``topology_ok`` column). On resume, ``retry_failed`` decodes again
-    the candidates recorded as ``worker_crashed`` or ``timeout`` (other failures are final). Only one run at a time
-    may write to ``out``: a second one raises :class:`PipelineError`.
+    ``sampling`` says what to sample (or which strings to screen), ``criteria`` what a kept candidate must satisfy
+    (new, on target, close to the hull) and ``runner`` where the work runs (:mod:`pipeline.options`). Calling it
+    again with the same ``out`` resumes; a run made with other settings in that folder raises
+    :class:`pipeline.errors.RunMismatchError`. Only one run at a time may write to ``out``.
     """
-    criteria = Criteria(band_gap, gap_tolerance, formation_energy, eform_tolerance, max_e_hull, require_topology,
-                        gap_predictor)
-    _check_arguments(n, strings, band_gap, formation_energy, temperature, workers, time_limit, criteria, client,
-                     scheduler, guidance, seed)
-    if strings is None:
+    for name, value, kind in (("sampling", sampling, Sampling), ("criteria", criteria, Criteria),
+                              ("runner", runner, Runner)):
+        if not isinstance(value, kind):
+            raise ArgumentError(f"{name} must be a {kind.__module__}.{kind.__name__}, got {type(value).__name__}")
+    if sampling.strings is None:
         from generative.sampling import check_chemistry
 
-        check_chemistry(elements, max_atoms, valid_composition)  # a SamplingOptionError, before any folder is made
-    from pipeline import novelty, report, screening
+        check_chemistry(sampling.elements, sampling.max_atoms, sampling.valid_composition)  # before any folder
+    from pipeline import report
 
-    if train_data == "default":
-        train_data = novelty.default_train_data()
-    training = novelty.TrainingSet(train_data) if train_data is not None else None  # fail early on a bad path
-    if not isinstance(known_materials, bool):
-        raise PipelineError(f"known_materials must be True or False, got {known_materials!r}")
+    index = _known_index(criteria, runner.progress)  # fails early on a bad training-set path
+    potential = runner.potential
     if potential is None:  # named explicitly, so that relaxation and formation energies use the same potential
         from relax.potential import DEFAULT_POTENTIAL
 
         potential = DEFAULT_POTENTIAL
-    workers = workers or default_workers()
-    decode_kwargs = {"time_limit": float(time_limit), "seed": int(seed), "potential": potential}
-    if strings is not None:
-        strings = [" ".join(s.split()) for s in strings]  # tokens are whitespace-separated: normalise the spacing
-        source = given_source(strings)
-        n = len(strings)
+    decode_kwargs = {"time_limit": float(runner.time_limit), "seed": int(sampling.seed), "potential": potential}
+    if sampling.strings is not None:
+        source = given_source(list(sampling.strings))
     else:
-        source = "model:" + (str(model) if model is not None else "shipped")
-    chemistry = {"elements": list(elements) if elements is not None else None, "max_atoms": max_atoms,
-                 "valid_composition": valid_composition}
-    settings = {"n": n, "source": source, "band_gap": band_gap, "formation_energy": formation_energy,
-                "temperature": temperature, "guidance": guidance, "seed": seed, "time_limit": float(time_limit),
-                "potential": potential, **(chemistry if strings is None else {})}
+        source = "model:" + (str(sampling.model) if sampling.model is not None else "shipped")
+    settings = {"n": sampling.n, "source": source, "band_gap": sampling.band_gap,
+                "formation_energy": sampling.formation_energy, "temperature": sampling.temperature,
+                "guidance": sampling.guidance, "seed": sampling.seed, "time_limit": float(runner.time_limit),
+                "potential": potential, **(sampling.chemistry if sampling.strings is None else {})}
+    progress = runner.progress
     with RunDir(out) as run:  # holds the folder's lock until the run is written
         run.check_settings(settings)
         timings: dict[str, float] = {}
@@ -325,16 +259,13 @@ def generate(
         t0 = time.perf_counter()
         stored = run.load_samples()
         if stored is None:
-            stored = strings if strings is not None else _sample(n, band_gap, formation_energy, temperature, seed,
-                                                                 model, progress, guidance, chemistry)
+            stored = list(sampling.strings) if sampling.strings is not None else _sample(sampling, progress)
             run.save_samples(stored)
         strings = stored
         timings["sample"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        decoded_now = _decode(run, strings, workers=workers, client=client, scheduler=scheduler,
-                              decode_kwargs=decode_kwargs, time_limit=time_limit, progress=progress,
-                              retry_failed=retry_failed)
+        decoded_now = _decode(run, strings, runner, decode_kwargs)
         timings["decode"] = time.perf_counter() - t0
 
         rows, structures = _assemble(run, strings, criteria.require_topology)
@@ -342,17 +273,11 @@ def generate(
         unique = _deduplicate(rows, structures, progress)
         timings["deduplicate"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        if training is not None:
-            _check_novelty(unique, structures, training, progress)
-        timings["novelty"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        _assess(run, unique, structures, known_materials, potential, progress)
+        _assess(run, unique, structures, criteria, index, potential, progress)
         for r in unique:
-            if r.get("novel") is False:
-                r["status"], r["message"] = "known", f"matches training crystal {r['matched_train_id']} ({r['matched_by']})"
-            elif r.get("novelty") == "known":
-                r["status"], r["message"] = "known", f"matches known crystal {r['known_id']}"
-            elif failed := screening.screen(r, criteria):
+            if r.get("novelty") == "known":
+                r["status"], r["message"] = "known", f"matches known crystal {r['known_id']} ({r['matched_by']})"
+            elif failed := screen(r, criteria):
                 r["status"], r["message"] = failed
         timings["assess"] = time.perf_counter() - t0
 

@@ -7,13 +7,13 @@ from collections import Counter
 from pathlib import Path
 
 from pipeline.rundir import RunDir, dumps, write_atomic
-from pipeline.screening import Criteria
+from pipeline.criteria import Criteria
 
 COLUMNS = [
     "index", "status", "message", "string", "canonical", "formula", "space_group", "space_group_number", "symprec",
-    "n_atoms", "energy_per_atom", "band_gap_pred", "band_gap_composition_pred", "formation_energy_pred", "e_above_hull",
-    "decomposition", "below_known_hull", "novelty", "known_id", "novel", "matched_train_id", "matched_by",
-    "duplicate_of", "min_distance", "topology_ok", "decode_seconds", "assessment_reason", "cif",
+    "n_atoms", "energy_per_atom", "band_gap", "band_gap_composition", "formation_energy_per_atom", "e_above_hull",
+    "decomposition", "below_known_hull", "novelty", "known_id", "matched_by",
+    "duplicate_of", "min_distance", "topology_ok", "decode_seconds", "reason", "cif",
 ]
 PHASE_DIAGRAMS = 3  # the report draws the phase diagram of this many best-ranked kept candidates
 
@@ -21,7 +21,7 @@ PHASE_DIAGRAMS = 3  # the report draws the phase diagram of this many best-ranke
 def write_cifs(run: RunDir, rows: list[dict], structures: dict[int, object]) -> None:
     """One CIF per kept candidate (status ``ok``) in ``cif/``, in its refined space group at the row's ``symprec``
     (P1 when that is None); CIFs of candidates no longer kept are removed."""
-    from pipeline.symmetry import write_cif
+    from screening.symmetry import write_cif
 
     run.cif_dir.mkdir(exist_ok=True)
     wanted = set()
@@ -54,7 +54,7 @@ def summarise(rows: list[dict], timings: dict[str, float]) -> dict:
     decoded = [r for r in rows if r.get("structure_valid") is not None]
     valid = [r for r in rows if r.get("valid")]
     unique = [r for r in valid if r.get("duplicate_of") is None]
-    novel = [r for r in unique if r.get("novel") is not False]
+    novel = [r for r in unique if r.get("novelty") != "known"]
     return {
         "sampled": len(rows),
         "decoded": len(decoded),
@@ -91,7 +91,7 @@ def _plots(run: RunDir, rows: list[dict], criteria: Criteria) -> list[tuple[str,
         panels = [
             (criteria.gap_column, f"predicted band gap, {criteria.gap_predictor} (eV)", criteria.band_gap,
              criteria.gap_tolerance),
-            ("formation_energy_pred", "predicted formation energy (eV/atom)", criteria.formation_energy,
+            ("formation_energy_per_atom", "predicted formation energy (eV/atom)", criteria.formation_energy,
              criteria.eform_tolerance),
             ("e_above_hull", "energy above hull (eV/atom)", None, None),
             ("energy_per_atom", "energy per atom, potential (eV/atom)", None, None),
@@ -154,13 +154,13 @@ def _phase_diagrams(run: RunDir, ranked: list[dict]) -> list[tuple[str, str]]:
     for row in ranked:
         if len(figures) == PHASE_DIAGRAMS:
             break
-        if row.get("formation_energy_pred") is None or row.get("e_above_hull") is None:
+        if row.get("formation_energy_per_atom") is None or row.get("e_above_hull") is None:
             continue
         from pymatgen.core import Composition
 
         if not 2 <= len(Composition(row["formula"]).elements) <= 4:
             continue
-        ax = plot_phase_diagram(row["formula"], row["formation_energy_pred"], f"#{row['index']} {row['formula']}")
+        ax = plot_phase_diagram(row["formula"], row["formation_energy_per_atom"], f"#{row['index']} {row['formula']}")
         path = f"plots/phase_diagram_{row['index']:05d}.png"
         ax.figure.savefig(run.root / path, dpi=90, bbox_inches="tight")
         plt.close(ax.figure)
@@ -192,8 +192,8 @@ def write_report(run: RunDir, rows: list[dict], summary: dict, settings: dict, c
             flag = " **flagged**" if r.get("below_known_hull") else ""
             lines.append(f"| {r['index']} | {r['formula']} | {r.get('space_group')} ({r.get('symprec')}) "
                          f"| {_fmt(r.get('e_above_hull'))}{flag} | {r.get('decomposition') or '-'} "
-                         f"| {r.get('novelty') or '-'} | {_fmt(r.get('band_gap_pred'))} "
-                         f"| {_fmt(r.get('band_gap_composition_pred'))} | {_fmt(r.get('formation_energy_pred'))} "
+                         f"| {r.get('novelty') or '-'} | {_fmt(r.get('band_gap'))} "
+                         f"| {_fmt(r.get('band_gap_composition'))} | {_fmt(r.get('formation_energy_per_atom'))} "
                          f"| [{r['cif']}]({r['cif']}) |")
         if len(kept) > 50:
             lines.append(f"\n... and {len(kept) - 50} more in candidates.csv")

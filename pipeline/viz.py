@@ -88,13 +88,13 @@ def plot_quotient_graph(graph, ax=None, title: str | None = None, seed: int = 0)
 
 
 def plot_phase_diagram(composition, formation_energy_per_atom: float, label: str | None = None, ax=None):
-    """The known-materials phase diagram (:mod:`pipeline.hull`) of the composition's chemical system with the
+    """The known-materials phase diagram (:mod:`screening.hull`) of the composition's chemical system with the
     candidate added (a red star), with pymatgen's ``PDPlotter`` (matplotlib). Systems of 2-4 elements only
     (``ValueError`` otherwise). Draws through pyplot (close the figure when done). Returns the matplotlib axes."""
     import matplotlib.pyplot as plt  # pymatgen's plotter draws on pyplot's current axes
     from pymatgen.analysis.phase_diagram import PDEntry, PDPlotter, PhaseDiagram
 
-    from pipeline.hull import as_composition, known_hull
+    from screening.hull import as_composition, known_hull
 
     comp = as_composition(composition)
     n_elements = len(comp.elements)

@@ -31,9 +31,6 @@ class RelaxationError(RelaxError):
     """A relaxation cannot go on: bad settings (reason ``bad_input``), a collapsed or exploded cell, non-finite
     numbers, or a calculator error (reason ``potential_failed``)."""
 
-    def __init__(self, message: str, reason: str = "potential_failed"):
-        super().__init__(reason, message)
-
 
 @dataclass(frozen=True)
 class RelaxSettings:
@@ -54,15 +51,15 @@ class RelaxSettings:
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
-            raise RelaxationError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}", "bad_input")
+            raise RelaxationError("bad_input", f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         for name in ("fmax", "accept_fmax"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < math.inf):
-                raise RelaxationError(f"{name} must be a positive number, got {value!r}", "bad_input")
+                raise RelaxationError("bad_input", f"{name} must be a positive number, got {value!r}")
         if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 0:
-            raise RelaxationError(f"steps must be a non-negative integer, got {self.steps!r}", "bad_input")
+            raise RelaxationError("bad_input", f"steps must be a non-negative integer, got {self.steps!r}")
         if not isinstance(self.relax_cell, bool):
-            raise RelaxationError(f"relax_cell must be True or False, got {self.relax_cell!r}", "bad_input")
+            raise RelaxationError("bad_input", f"relax_cell must be True or False, got {self.relax_cell!r}")
 
 
 @dataclass(frozen=True)
@@ -85,7 +82,7 @@ def check_volume(atoms) -> None:
     volume = abs(float(atoms.get_volume())) / len(atoms)
     if not MIN_VOLUME_PER_ATOM <= volume <= MAX_VOLUME_PER_ATOM:
         state = "collapsed" if volume < MIN_VOLUME_PER_ATOM else "blew up"
-        raise RelaxationError(f"the cell {state} during the relaxation ({volume:.3g} A^3 per atom)")
+        raise RelaxationError("potential_failed", f"the cell {state} during the relaxation ({volume:.3g} A^3 per atom)")
 
 
 def _guarded_cell_filter(atoms):
@@ -107,7 +104,7 @@ def _guarded_cell_filter(atoms):
                 check_volume(self.atoms)
                 forces = super().get_forces(**kwargs)
                 if not np.all(np.isfinite(forces)):
-                    raise RelaxationError("the calculator returned non-finite forces or stress")
+                    raise RelaxationError("potential_failed", "the calculator returned non-finite forces or stress")
                 self._cached = (forces, self.stress)
                 self._key = key
             self.stress = self._cached[1]
@@ -125,9 +122,9 @@ def relax_atoms(atoms, settings: RelaxSettings = RelaxSettings(), *, deadline: f
     from ase.optimize import BFGS, FIRE
 
     if not isinstance(settings, RelaxSettings):
-        raise RelaxationError(f"settings must be a RelaxSettings, got {type(settings).__name__}", "bad_input")
+        raise RelaxationError("bad_input", f"settings must be a RelaxSettings, got {type(settings).__name__}")
     if len(atoms) == 0:
-        raise RelaxationError("there are no atoms to relax", "bad_input")
+        raise RelaxationError("bad_input", "there are no atoms to relax")
     target = _guarded_cell_filter(atoms) if settings.relax_cell else atoms
     optimizer = {"FIRE": FIRE, "BFGS": BFGS}[settings.optimizer](target, logfile=None)
     converged, timed_out = False, False
@@ -135,14 +132,14 @@ def relax_atoms(atoms, settings: RelaxSettings = RelaxSettings(), *, deadline: f
         if converged:
             break
         if not np.all(np.isfinite(atoms.positions)):
-            raise RelaxationError("the relaxation diverged (non-finite positions)")
+            raise RelaxationError("potential_failed", "the relaxation diverged (non-finite positions)")
         if deadline is not None and time.monotonic() > deadline:
             timed_out = True
             break
     energy = float(atoms.get_potential_energy())
     max_force = float(np.sqrt((target.get_forces() ** 2).sum(axis=1).max()))
     if not math.isfinite(energy) or not np.all(np.isfinite(atoms.positions)):
-        raise RelaxationError("the relaxation diverged (non-finite energy or positions)")
+        raise RelaxationError("potential_failed", "the relaxation diverged (non-finite energy or positions)")
     if timed_out:
         status = "timeout"
     elif converged or max_force <= settings.accept_fmax:

@@ -28,7 +28,7 @@ import types
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from relax.models import ModelLoadError
+from relax.errors import MatglFixError
 
 __all__ = [
     "DESTINATION",
@@ -49,10 +49,6 @@ VERIFIED_MATGL_VERSIONS = ("4.1.2",)
 
 DESTINATION, SOURCE, UNKNOWN = "destination", "source", "unknown"
 _TOLERANCE = 1e-6
-
-
-class MatglFixError(ModelLoadError):
-    """The installed matgl's message direction is wrong (or unrecognised) and no verified fix applies to it."""
 
 
 # --- the layers' node updates in each convention -----------------------------------------------------------------

@@ -24,7 +24,7 @@ import threading
 import warnings
 from pathlib import Path
 
-from relax.errors import RelaxError
+from relax.errors import ModelLoadError, ModelNotFoundError
 
 __all__ = [
     "MODEL_DIR_ENV",
@@ -40,20 +40,6 @@ _REPO_MODELS = Path(__file__).resolve().parent.parent / "data" / "models"
 _HUB_HOST = "huggingface.co"
 _HUB_ORG = "materialyze"
 _HUB_TIMEOUT_S = 0.5
-
-
-class ModelNotFoundError(RelaxError):
-    """No folder with the model's weights was found and the hub is not reachable (reason ``model_missing``)."""
-
-    def __init__(self, message: str):
-        super().__init__("model_missing", message)
-
-
-class ModelLoadError(RelaxError):
-    """A model folder was found but could not be loaded (damaged or incompatible files; reason ``model_missing``)."""
-
-    def __init__(self, message: str):
-        super().__init__("model_missing", message)
 
 
 def _is_model_dir(path: Path) -> bool:

@@ -59,7 +59,7 @@ def load_potential(model: str | os.PathLike = DEFAULT_POTENTIAL):
     """Load a matgl ``Potential`` by name or folder (cached); raise if the model is not a potential."""
     pot = load_model(model)
     if type(pot).__name__ != "Potential":
-        raise PotentialError(f"model {model!r} is a {type(pot).__name__}, not an interatomic potential", "bad_input")
+        raise PotentialError("bad_input", f"model {model!r} is a {type(pot).__name__}, not an interatomic potential")
     return pot
 
 
@@ -88,7 +88,7 @@ def _atoms(structure, model):
     validate_structure(structure)
     unknown = missing_elements(model, (el.symbol for el in structure.composition))
     if unknown:
-        raise PotentialError(f"potential {model!r} has no parameters for element(s) {', '.join(unknown)}", "bad_input")
+        raise PotentialError("bad_input", f"potential {model!r} has no parameters for element(s) {', '.join(unknown)}")
     atoms = AseAtomsAdaptor.get_atoms(structure)
     atoms.calc = calculator(model)
     return atoms
@@ -99,7 +99,7 @@ def energy_per_atom(structure, model: str | os.PathLike = DEFAULT_POTENTIAL) -> 
     atoms = _atoms(structure, model)
     energy = float(atoms.get_potential_energy()) / len(atoms)
     if not math.isfinite(energy):
-        raise PotentialError(f"the potential returned a non-finite energy for {structure.composition.reduced_formula}")
+        raise PotentialError("potential_failed", f"the potential returned a non-finite energy for {structure.composition.reduced_formula}")
     return energy
 
 
@@ -120,7 +120,7 @@ def relax_structure(
     from pymatgen.io.ase import AseAtomsAdaptor
 
     if not isinstance(settings, RelaxSettings):
-        raise RelaxationError(f"settings must be a RelaxSettings, got {type(settings).__name__}", "bad_input")
+        raise RelaxationError("bad_input", f"settings must be a RelaxSettings, got {type(settings).__name__}")
     atoms = _atoms(structure, potential)
     try:
         run = relax_atoms(atoms, settings, deadline=deadline)
@@ -128,7 +128,7 @@ def relax_structure(
         raise
     except (RuntimeError, ValueError, FloatingPointError, IndexError) as exc:  # raised inside matgl / torch
         formula = structure.composition.reduced_formula
-        raise PotentialError(f"relaxation of {formula} failed: {type(exc).__name__}: {exc}") from exc
+        raise PotentialError("potential_failed", f"relaxation of {formula} failed: {type(exc).__name__}: {exc}") from exc
     atoms.wrap()
     relaxed = AseAtomsAdaptor.get_structure(atoms)
     return RelaxResult(structure=relaxed, energy_per_atom=run.energy / len(atoms), converged=run.converged,

@@ -89,7 +89,8 @@ def reconstruct(
     Bad input (shapes, unknown elements, unknown stage names, a graph that is not a connected 3D net) raises
     :class:`RelaxError`; failures while reconstructing are returned as a ``status`` reason code.
     """
-    from periodicnet.arguments import ArgumentError, check_seed, check_time_limit
+    from periodicnet.arguments import check_seed, check_time_limit
+    from periodicnet.errors import ArgumentError
     from periodicnet.graph import GraphInputError, embeddability, validate_graph
 
     try:

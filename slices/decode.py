@@ -46,7 +46,7 @@ def _graph(string: str) -> SlicesGraph:
 
 def _check_kwargs(kwargs: dict) -> dict:
     """The keywords for :func:`relax.reconstruct`, with the seed and time limit checked (the same rules as the
-    command line: :mod:`periodicnet.arguments`); a bad value raises :class:`~periodicnet.arguments.ArgumentError`."""
+    command line: :mod:`periodicnet.arguments`); a bad value raises :class:`~periodicnet.errors.ArgumentError`."""
     checked = dict(kwargs)
     if "seed" in checked:
         checked["seed"] = check_seed(checked["seed"])
@@ -67,7 +67,7 @@ def _reconstruct(graph: SlicesGraph, **kwargs):
 def decode(string: str, **kwargs) -> "Structure":  # noqa: F821 - pymatgen Structure
     """Rebuild the crystal a SLICES string describes (keywords go to :func:`relax.reconstruct`).
 
-    Raises :class:`~slices.errors.ParseError` for a malformed string, :class:`~periodicnet.arguments.ArgumentError`
+    Raises :class:`~slices.errors.ParseError` for a malformed string, :class:`~periodicnet.errors.ArgumentError`
     for a bad ``seed`` (a whole number from 0 to 2**63 - 1) or ``time_limit`` (finite seconds > 0), and
     :class:`DecodeError` (``reason`` one of the reconstruction codes, e.g. ``not_embeddable``, ``placement_failed``,
     ``potential_failed``, ``timeout``) when no crystal comes out.
@@ -93,7 +93,7 @@ def decode_report(string: str, *, check_topology: bool = True, **kwargs) -> Deco
 
     A malformed string still raises :class:`~slices.errors.ParseError`; everything after parsing (including a
     graph that is not a 3D net) is reported through ``status`` instead of an exception. A bad ``seed`` or
-    ``time_limit`` raises :class:`~periodicnet.arguments.ArgumentError`.
+    ``time_limit`` raises :class:`~periodicnet.errors.ArgumentError`.
     """
     kwargs = _check_kwargs(kwargs)
     try:

@@ -1,14 +1,13 @@
 """Every exception the codec raises on purpose. Catch :class:`SlicesError` to catch them all.
 
-:class:`SlicesError` (the root of all the project's errors) and :class:`StructureInputError` live in
-:mod:`periodicnet.errors`, :class:`ArgumentError` (a bad seed, time limit or count) in :mod:`periodicnet.arguments`:
-the floor shared with the reconstruction; they are the same classes here.
+:class:`SlicesError` (the root of all the project's errors), :class:`ArgumentError` (a bad argument through any
+door), :class:`ReasonError` (an error with a ``reason`` code) and :class:`StructureInputError` live in
+:mod:`periodicnet.errors`, the floor shared with the reconstruction; they are the same classes here.
 """
 
 from __future__ import annotations
 
-from periodicnet.arguments import ArgumentError
-from periodicnet.errors import SlicesError, StructureInputError
+from periodicnet.errors import ArgumentError, ReasonError, SlicesError, StructureInputError
 
 __all__ = [
     "SlicesError",
@@ -22,6 +21,7 @@ __all__ = [
     "StructureInputError",
     "DecodeError",
     "ArgumentError",
+    "ReasonError",
 ]
 
 
@@ -45,7 +45,7 @@ class InputTooLargeError(ParseError):
     """The input exceeds the size limits (atoms, edges or characters) the codec accepts."""
 
 
-class NotEmbeddableError(SlicesError):
+class NotEmbeddableError(ReasonError):
     """The bond graph cannot describe a 3D periodic crystal.
 
     ``reason`` is a short machine-readable code:
@@ -60,18 +60,10 @@ class NotEmbeddableError(SlicesError):
       (:mod:`slices.contacts`).
     """
 
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason
-
 
 class ImageOverflowError(SlicesError):
     """A bond spans more than one cell even in the reduced basis, so ``-``/``o``/``+`` cannot label it."""
 
 
-class DecodeError(SlicesError):
+class DecodeError(ReasonError):
     """Reconstruction of a crystal from a string failed; ``reason`` is the failing stage's code."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(message)
-        self.reason = reason

@@ -1,8 +1,11 @@
-"""The package layering and the declared dependencies, read from the source with ``ast`` (nothing is imported).
+"""The package layering, module cycles and the declared dependencies, read from the source with ``ast`` (nothing
+is imported).
 
-Floors, bottom to top: periodicnet <- relax <- slices <- generative <- pipeline (``docs/architecture.md``). A package
-may import only packages on lower floors; every import counts, those inside functions included, and so does a
-module named by a literal string that ``importlib.import_module`` loads (``pipeline.cli``'s command modules).
+Floors, bottom to top: periodicnet <- relax <- slices <- {generative, screening} <- pipeline
+(``docs/architecture.md``); generative and screening share a floor and never import each other. A package may import
+only packages on lower floors; every import counts, those inside functions included, and so does a module named by a
+literal string that ``importlib.import_module`` would load. No two modules may import each other, directly or
+through others.
 """
 
 from __future__ import annotations
@@ -19,7 +22,15 @@ import networkx as nx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FLOORS = ("periodicnet", "relax", "slices", "generative", "pipeline")  # bottom to top
+ALLOWED = {  # package -> the packages it may import (the floors below it)
+    "periodicnet": set(),
+    "relax": {"periodicnet"},
+    "slices": {"relax", "periodicnet"},
+    "generative": {"slices", "relax", "periodicnet"},
+    "screening": {"slices", "relax", "periodicnet"},
+    "pipeline": {"generative", "screening", "slices", "relax", "periodicnet"},
+}
+FLOORS = tuple(ALLOWED)  # bottom to top
 PROJECT_MODULES = set(FLOORS) | {"crystal_slices_data"}
 _DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 
@@ -42,7 +53,7 @@ class Import:
 
 
 def _is_project_module(dotted: str) -> bool:
-    """True when ``dotted`` names a module file or package of the project (``pipeline.cmd_codec``)."""
+    """True when ``dotted`` names a module file or package of the project (``pipeline.cli.codec``)."""
     parts = dotted.split(".")
     if parts[0] not in FLOORS:
         return False
@@ -79,25 +90,58 @@ def project_imports() -> dict[str, list[Import]]:
 
 
 def upward_imports(imports: dict[str, list[Import]]) -> list[Import]:
-    """Imports of a package on the same or a higher floor than the importer's (other than itself)."""
+    """Imports of a project package that the importer's floor does not allow (its own package aside)."""
     return [
         imp
         for package, found in imports.items()
         for imp in found
-        if imp.top in FLOORS and imp.top != package and FLOORS.index(imp.top) > FLOORS.index(package)
+        if imp.top in FLOORS and imp.top != package and imp.top not in ALLOWED[package]
     ]
+
+
+def module_name(path: Path) -> str:
+    """The dotted module name of a project file (a package's ``__init__.py`` is the package)."""
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def module_targets(imp: Import, names: list[str]) -> list[str]:
+    """The project modules an import statement reaches: the module itself, or the submodules named in a
+    ``from package import a, b`` (when they are modules)."""
+    targets = [f"{imp.module}.{n}" for n in names if _is_project_module(f"{imp.module}.{n}")]
+    return targets or ([imp.module] if _is_project_module(imp.module) or imp.module in FLOORS else [])
+
+
+def module_graph() -> nx.DiGraph:
+    """Project module -> the project modules it imports (inside functions too)."""
+    graph = nx.DiGraph()
+    for package in FLOORS:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            here = module_name(path)
+            graph.add_node(here)
+            tree = ast.parse(path.read_text(), filename=str(path))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    for alias in node.names:
+                        imp = Import(path, node.lineno, alias.name)
+                        graph.add_edges_from((here, t) for t in module_targets(imp, []) if t != here)
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    imp = Import(path, node.lineno, node.module)
+                    names = [alias.name for alias in node.names]
+                    graph.add_edges_from((here, t) for t in module_targets(imp, names) if t != here)
+    return graph
 
 
 def test_reader_sees_imports_inside_functions_and_by_name(tmp_path):
     source = (
         "import os\nfrom . import sibling\n"
         "def f():\n    from slices.graph import parse\n    import torch.nn as nn\n"
-        "NAMES = ('pipeline.cmd_codec', 'not.a.module')\n"
+        "NAMES = ('pipeline.cli.codec', 'not.a.module')\n"
     )
     path = tmp_path / "probe.py"
     path.write_text(source)
     modules = [imp.module for imp in imports_of(path, "relax")]
-    assert modules == ["os", "relax", "slices.graph", "torch.nn", "pipeline.cmd_codec"]
+    assert modules == ["os", "relax", "slices.graph", "torch.nn", "pipeline.cli.codec"]
 
 
 def test_upward_imports_are_found():
@@ -105,12 +149,27 @@ def test_upward_imports_are_found():
     up = Import(here, 1, "slices.graph")
     down = Import(here, 2, "periodicnet.graph")
     own = Import(here, 3, "relax.errors")
-    assert upward_imports({"relax": [up, down, own], "pipeline": [Import(here, 4, "relax")]}) == [up]
+    sideways = Import(ROOT / "screening" / "known.py", 5, "generative.sampling")
+    assert upward_imports({"relax": [up, down, own], "pipeline": [Import(here, 4, "relax")],
+                           "screening": [sideways]}) == [up, sideways]
 
 
 def test_each_package_imports_only_lower_floors():
     bad = upward_imports(project_imports())
     assert not bad, "imports against the floors " + " <- ".join(FLOORS) + ":\n" + "\n".join(map(str, bad))
+
+
+def test_module_graph_is_acyclic():
+    cycles = sorted(nx.simple_cycles(module_graph()), key=len)
+    assert not cycles, f"module import cycles: {cycles[:10]}"
+
+
+def test_module_cycles_are_found(tmp_path, monkeypatch):
+    graph = nx.DiGraph([("relax.models", "relax.matgl_fix"), ("relax.matgl_fix", "relax.models")])
+    assert list(nx.simple_cycles(graph))
+    imp = Import(ROOT / "pipeline" / "generate.py", 1, "screening")
+    assert module_targets(imp, ["assessment", "assess"]) == ["screening.assessment"]
+    assert module_targets(imp, ["assess"]) == ["screening"]
 
 
 def test_package_graph_is_acyclic():

@@ -41,7 +41,7 @@ def test_inputs_composition_mapping_and_site_list_agree():
 
 def test_metrics_and_pipeline_use_the_same_test():
     from generative.metrics import composition_valid as metric
-    from pipeline.checks import composition_valid as check
+    from screening.checks import composition_valid as check
 
     assert metric is smact_valid and check is smact_valid
 

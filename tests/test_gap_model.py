@@ -1,4 +1,4 @@
-"""The composition band-gap model (pipeline.gap_model) with the shipped weights: loading, value shapes,
+"""The composition band-gap model (screening.gap_model) with the shipped weights: loading, value shapes,
 determinism, bad input, and accuracy on well-known crystals (no mocks)."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import pytest
 import torch
 from pymatgen.core import Composition, Lattice, Structure
 
-from pipeline import gap_model
-from pipeline.gap_model import GapModelError, load_gap_model, predict_band_gap_composition
-from pipeline.properties import PropertyError
+from screening import gap_model
+from screening.gap_model import GapModelError, load_gap_model, predict_band_gap_composition
+from screening.properties import PropertyError
 from slices.errors import SlicesError
 
 
@@ -109,7 +109,7 @@ def test_unloadable_model_files(tmp_path):
 @pytest.mark.slow
 def test_training_is_deterministic(tmp_path, one_torch_thread):
     """Two one-epoch trainings on the real data give bit-identical weights (about a minute)."""
-    from pipeline.gap_training import train
+    from screening.gap_training import train
 
     records = [train(tmp_path / f"run{k}.pt", epochs=1, progress=False) for k in range(2)]
     first, second = (torch.load(tmp_path / f"run{k}.pt", weights_only=True) for k in range(2))

@@ -186,11 +186,11 @@ def test_generate_help_says_valid_composition_is_on(capsys):
 
 
 def test_generate_refuses_bad_chemistry_before_making_a_folder(tmp_path):
-    from pipeline.generate import generate
+    from pipeline_support import run_generate
 
     out = tmp_path / "run"
     with pytest.raises(UnknownElementsError, match="'Xx'"):
-        generate(4, out=out, elements=["Li", "Xx"], train_data=None, known_materials=False, progress=False)
+        run_generate(4, out=out, elements=["Li", "Xx"], train_data=None, known_materials=False, progress=False)
     assert not out.exists()
 
 

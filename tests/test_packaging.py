@@ -23,7 +23,7 @@ _VARIABLE = re.compile(r"\bSLICES_[A-Z_]*[A-Z]\b")
 
 def test_shipped_data_is_found_by_every_package():
     from generative.checkpoint import DEFAULT_MODEL
-    from pipeline.formation import SHIPPED_REFERENCES
+    from screening.formation import SHIPPED_REFERENCES
 
     assert DEFAULT_MODEL == resources.shipped_data_path("model/slices_gpt.pt")
     assert DEFAULT_MODEL.is_file() and DEFAULT_MODEL.stat().st_size > 1_000_000
@@ -32,11 +32,11 @@ def test_shipped_data_is_found_by_every_package():
 
 
 def test_shared_data_follows_the_variable(monkeypatch, tmp_path):
-    from pipeline.novelty import default_data_dir, default_train_data
+    from screening.known import default_train_data
 
     monkeypatch.delenv("SLICES_TRAIN_DATA", raising=False)
     monkeypatch.setenv(resources.SHARED_DATA_ENV, str(tmp_path))
-    assert resources.shared_data_dir() == tmp_path == default_data_dir()
+    assert resources.shared_data_dir() == tmp_path
     assert default_train_data() == tmp_path / "mp20" / "train_pool.csv.gz"
     assert resources.shared_data_path("mp20/dev_1000.csv.gz") == tmp_path / "mp20" / "dev_1000.csv.gz"
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from pipeline.cli import main
+from periodicnet.errors import ArgumentError
 from pipeline.errors import PipelineError
-from pipeline.generate import generate
+from pipeline_support import run_generate
 
 
 @pytest.mark.parametrize(
@@ -54,19 +55,19 @@ def test_missing_inputs_give_project_errors(tmp_path, capsys):
         ({"n": 0}, r"n \(candidates to sample\) must be at least 1, got 0"),
         ({"n": 2, "workers": 0}, "workers must be at least 1, got 0"),
         ({"n": 2, "temperature": -1.0}, "temperature must be > 0"),
-        ({"n": 2, "guidance": -0.5}, "guidance must be a number >= 0"),
+        ({"n": 2, "guidance": -0.5}, "guidance must be >= 0"),
         ({"strings": "Na Cl 0 1 ooo"}, "strings must be a non-empty sequence"),
         ({"n": 2, "scheduler": "nowhere"}, "scheduler must be an address"),
         ({"n": 2, "gap_predictor": "hse"}, r"gap_predictor must be one of \['composition', 'megnet'\], got 'hse'"),
     ],
 )
 def test_api_rejects_bad_arguments(kwargs, expected, tmp_path):
-    with pytest.raises(PipelineError, match=expected):
-        generate(out=tmp_path / "o", **kwargs)
+    with pytest.raises(ArgumentError, match=expected):
+        run_generate(out=tmp_path / "o", **kwargs)
 
 
 def test_unreachable_scheduler_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr("pipeline.generate.SCHEDULER_CONNECT_TIMEOUT", 2.0)  # fail fast in the test
     with pytest.raises(PipelineError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
-        generate(strings=["Na Cl 0 1 ooo"], out=tmp_path / "o", scheduler="tcp://127.0.0.1:9", train_data=None,
+        run_generate(strings=["Na Cl 0 1 ooo"], out=tmp_path / "o", scheduler="tcp://127.0.0.1:9", train_data=None,
                  known_materials=False, progress=False)

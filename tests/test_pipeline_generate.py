@@ -19,7 +19,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from pipeline.cli import main  # noqa: E402
 from pipeline.errors import PipelineError  # noqa: E402
-from pipeline.generate import generate  # noqa: E402
+from pipeline_support import run_generate  # noqa: E402
 from pipeline.report import COLUMNS  # noqa: E402
 
 # small real crystals from the reference implementation's MP-20 strings (fast to reconstruct), and bad strings
@@ -47,7 +47,7 @@ def sampled_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def given_pool_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("given") / "pool"
-    return generate(strings=GIVEN, out=out, workers=2, known_materials=False, progress=False)
+    return run_generate(strings=GIVEN, out=out, workers=2, known_materials=False, progress=False)
 
 
 def test_sampled_run_writes_table_cifs_and_report(sampled_run):
@@ -69,9 +69,9 @@ def test_sampled_run_writes_table_cifs_and_report(sampled_run):
         structure = Structure.from_file(out / row["cif"])
         assert structure.composition.reduced_formula == row["formula"]
         assert row["novel"] == True  # noqa: E712 (pandas bool)
-        assert not math.isnan(row["band_gap_pred"]) and row["band_gap_pred"] >= 0
-        composition_gap = row["band_gap_composition_pred"]  # missing only for an element the model lacks
-        assert composition_gap >= 0 or "composition band gap" in str(row["assessment_reason"])
+        assert not math.isnan(row["band_gap"]) and row["band_gap"] >= 0
+        composition_gap = row["band_gap_composition"]  # missing only for an element the model lacks
+        assert composition_gap >= 0 or "composition band gap" in str(row["reason"])
     assert len(list((out / "cif").glob("*.cif"))) == (table["status"] == "ok").sum()
     report = (out / "report.md").read_text()
     assert "![" in report and (out / "plots" / "status.png").stat().st_size > 1000
@@ -81,7 +81,7 @@ def test_sampled_run_writes_table_cifs_and_report(sampled_run):
 
 def test_rerun_with_same_out_does_no_decode_work(sampled_run, capsys):
     before = (sampled_run / "decoded.jsonl").read_bytes()
-    result = generate(4, out=sampled_run, workers=2, progress=False)
+    result = run_generate(4, out=sampled_run, workers=2, progress=False)
     assert result.decoded_now == 0
     assert (sampled_run / "decoded.jsonl").read_bytes() == before
     assert [r["string"] for r in result.rows] == json.loads((sampled_run / "samples.json").read_text())["strings"]
@@ -117,7 +117,7 @@ def test_interrupted_run_resumes_only_the_missing_candidates(given_pool_run, tmp
     finished = [line for line in lines if json.loads(line)["string"] == SRCDP]
     torn = next(line for line in lines if json.loads(line)["string"] != SRCDP)
     (out / "decoded.jsonl").write_text(finished[0] + torn[: len(torn) // 2])
-    result = generate(strings=GIVEN, out=out, workers=2, known_materials=False, progress=False)
+    result = run_generate(strings=GIVEN, out=out, workers=2, known_materials=False, progress=False)
     assert result.decoded_now == len(GIVEN) - 1
     assert [r["status"] for r in result.rows] == [r["status"] for r in given_pool_run.rows]
     new_lines = (out / "decoded.jsonl").read_text().splitlines(keepends=True)
@@ -133,7 +133,7 @@ def test_dask_local_cluster_gives_the_same_results_as_the_process_pool(given_poo
     with dask.config.set({"distributed.worker.daemon": False}), \
             LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
                          dashboard_address=None) as cluster, Client(cluster) as client:
-        result = generate(strings=GIVEN, out=tmp_path / "dask", client=client, known_materials=False, progress=False)
+        result = run_generate(strings=GIVEN, out=tmp_path / "dask", client=client, known_materials=False, progress=False)
     assert result.decoded_now == len(GIVEN)
     keys = ("status", "formula", "space_group", "canonical", "novel", "duplicate_of", "topology_ok")
     for pool_row, dask_row in zip(given_pool_run.rows, result.rows):
@@ -148,7 +148,7 @@ def test_daemonic_dask_workers_are_refused_before_any_work(tmp_path):
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
                       dashboard_address=None) as cluster, Client(cluster) as client:
         with pytest.raises(PipelineError, match="DASK_DISTRIBUTED__WORKER__DAEMON=False"):
-            generate(strings=[NACL], out=tmp_path / "daemon", client=client, train_data=None, known_materials=False,
+            run_generate(strings=[NACL], out=tmp_path / "daemon", client=client, train_data=None, known_materials=False,
                      progress=False)
     assert not (tmp_path / "daemon" / "decoded.jsonl").exists()
 
@@ -185,7 +185,7 @@ def test_ctrl_c_keeps_finished_candidates_and_the_rerun_completes(tmp_path):
     assert proc.returncode == 130 and "interrupted" in err
     done = log.read_text().splitlines(keepends=True)
     assert 1 <= len(done) < len(strings)
-    result = generate(strings=strings, out=out, workers=1, train_data=None, known_materials=False, progress=False)
+    result = run_generate(strings=strings, out=out, workers=1, train_data=None, known_materials=False, progress=False)
     assert result.decoded_now == len(strings) - len(done)
     assert log.read_text().splitlines(keepends=True)[: len(done)] == done
     assert sorted(r["index"] for r in result.rows) == list(range(len(strings)))

@@ -8,11 +8,13 @@ import pandas as pd
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from pipeline import checks
+from screening import checks
 from pipeline.errors import PipelineError, RunMismatchError
-from pipeline.novelty import TrainingSet, default_train_data, find_duplicates
+from screening.errors import ScreeningError
+from screening.known import KnownIndex, default_train_data
+from screening.matching import find_duplicates
 from pipeline.rundir import RunDir
-from pipeline.screening import Criteria, screen
+from pipeline.criteria import Criteria, screen
 
 ROCKSALT = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
 
@@ -53,7 +55,6 @@ def test_distance_and_composition_checks():
     assert checks.composition_valid(ROCKSALT.composition)
     assert not checks.composition_valid(Structure(Lattice.cubic(6), ["Na", "Cl", "Cl"],
                                                   [[0, 0, 0], [0.5, 0.5, 0.5], [0.25, 0.25, 0.25]]).composition)
-    assert checks.space_group(ROCKSALT) == ("Fm-3m", 225)
 
 
 def test_duplicates_by_structure_and_by_string():
@@ -64,37 +65,43 @@ def test_duplicates_by_structure_and_by_string():
     assert find_duplicates([(0, "s", ROCKSALT), (1, "s", other.copy())]) == {}  # different formula: never equal
 
 
-def test_novelty_against_real_training_crystals(tmp_path):
-    train = pd.read_csv(default_train_data())
+def test_a_users_training_set_joins_the_known_index(tmp_path):
+    """A training CSV given by the user is one more structure set of the one index: one verdict, one column."""
+    train = pd.read_csv(default_train_data()).head(50)
+    own = tmp_path / "own_train.csv"
+    train.to_csv(own, index=False)
     row = train.iloc[0]
     known = Structure.from_str(row["cif"], fmt="cif")
     known.perturb(0.01, min_distance=0.0)
-    training = TrainingSet(default_train_data())
-    match = training.find(known, None)
-    assert match is not None and match.id == row["material_id"] and match.by == "structure"
+    index = KnownIndex.build(structure_sets=(), composition_tables=(), extra_sets=[own], progress=False)
+    match = index.lookup(known)
+    assert match.novelty == "known" and match.known_id == row["material_id"] and match.matched_by == "structure"
     novel = Structure.from_spacegroup("Pm-3m", Lattice.cubic(3.1), ["Xe", "Rn"], [[0, 0, 0], [0.5, 0.5, 0.5]])
-    assert training.find(novel, None) is None
+    assert index.lookup(novel).novelty == "new"
     bad = tmp_path / "bad.csv"
     bad.write_text("a,b\n1,2\n")
-    with pytest.raises(PipelineError, match="no 'cif' column"):
-        TrainingSet(bad)
+    with pytest.raises(ScreeningError, match="no 'cif' column"):
+        KnownIndex.build(structure_sets=(), composition_tables=(), extra_sets=[bad], progress=False)
+    with pytest.raises(ScreeningError, match="not found"):
+        KnownIndex.build(structure_sets=(), composition_tables=(), extra_sets=[tmp_path / "missing.csv"],
+                         progress=False)
 
 
 def test_screen_applies_targets_and_hull_limit():
     c = Criteria(band_gap=0.75, gap_tolerance=0.25, max_e_hull=0.1, gap_predictor="megnet")
-    assert screen({"band_gap_pred": 0.9, "e_above_hull": 0.05}, c) is None
-    assert screen({"band_gap_pred": 1.2, "e_above_hull": 0.05}, c)[0] == "off_target_band_gap"
-    assert screen({"band_gap_pred": 0.7, "e_above_hull": 0.3}, c)[0] == "above_hull"
-    assert screen({"band_gap_pred": None, "e_above_hull": 0.0}, c)[0] == "no_prediction"
-    assert screen({"band_gap_pred": 5.0}, Criteria()) is None  # no target, no limit: nothing screened
-    assert screen({"formation_energy_pred": -0.2}, Criteria(formation_energy=-1.0, eform_tolerance=0.5))[0] == \
+    assert screen({"band_gap": 0.9, "e_above_hull": 0.05}, c) is None
+    assert screen({"band_gap": 1.2, "e_above_hull": 0.05}, c)[0] == "off_target_band_gap"
+    assert screen({"band_gap": 0.7, "e_above_hull": 0.3}, c)[0] == "above_hull"
+    assert screen({"band_gap": None, "e_above_hull": 0.0}, c)[0] == "no_prediction"
+    assert screen({"band_gap": 5.0}, Criteria()) is None  # no target, no limit: nothing screened
+    assert screen({"formation_energy_per_atom": -0.2}, Criteria(formation_energy=-1.0, eform_tolerance=0.5))[0] == \
         "off_target_formation_energy"
 
 
 def test_gap_target_is_checked_against_the_chosen_predictor():
     """The composition model's column by default (docs/models.md), MEGNet's on request; the other one is ignored."""
-    row = {"band_gap_pred": 0.2, "band_gap_composition_pred": 2.1}
+    row = {"band_gap": 0.2, "band_gap_composition": 2.1}
     assert Criteria().gap_predictor == "composition"
     assert screen(row, Criteria(band_gap=2.0)) is None
     assert screen(row, Criteria(band_gap=2.0, gap_predictor="megnet"))[0] == "off_target_band_gap"
-    assert screen({"band_gap_pred": 2.0}, Criteria(band_gap=2.0))[0] == "no_prediction"
+    assert screen({"band_gap": 2.0}, Criteria(band_gap=2.0))[0] == "no_prediction"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from pipeline.properties import (
+from screening.properties import (
     PropertyError,
     predict_band_gap,
     predict_formation_energy,

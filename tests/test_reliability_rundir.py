@@ -19,7 +19,7 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.errors import PipelineError
-from pipeline.generate import generate
+from pipeline_support import run_generate
 from pipeline.rundir import RunDir, append_line, ensure_folder, write_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +36,7 @@ def finished(tmp_path_factory):
     out = tmp_path_factory.mktemp("rel") / "run"
     old = os.umask(0o022)
     try:
-        result = generate(out=out, **OPTIONS)
+        result = run_generate(out=out, **OPTIONS)
     finally:
         os.umask(old)
     assert [r["status"] for r in result.rows] == STATUS
@@ -51,7 +51,7 @@ def copy(finished, tmp_path):
 
 
 def _resume(out: Path):
-    return generate(out=out, **OPTIONS)
+    return run_generate(out=out, **OPTIONS)
 
 
 def test_resuming_an_intact_copy_does_no_work(copy):
@@ -177,7 +177,7 @@ def test_out_below_a_file_or_in_proc_is_a_clear_error(tmp_path):
                          (tmp_path / "afile" / "sub", "a parent of it is a file"),
                          (Path("/proc/self/no_such_dir/out"), "cannot create the folder")):
         with pytest.raises(PipelineError, match=message):
-            generate(out=out, **OPTIONS)
+            run_generate(out=out, **OPTIONS)
         with pytest.raises(PipelineError, match=message):
             ensure_folder(out)
 
@@ -202,9 +202,9 @@ def test_read_only_file_system_new_and_finished_runs(finished, read_only_mount):
     shutil.copytree(finished, read_only_mount / "done")
     subprocess.run(["mount", "-o", "remount,ro", str(read_only_mount)], check=True)
     with pytest.raises(PipelineError, match="cannot create the folder.*Read-only file system"):
-        generate(out=read_only_mount / "new", **OPTIONS)
+        run_generate(out=read_only_mount / "new", **OPTIONS)
     with pytest.raises(PipelineError, match="cannot write in this folder.*Read-only file system"):
-        generate(out=read_only_mount / "done", **OPTIONS)  # resuming a finished run there
+        run_generate(out=read_only_mount / "done", **OPTIONS)  # resuming a finished run there
     code = main(["decode", "Na Cl 0 1", "--out", str(read_only_mount / "cifs")])
     assert code == 1
 
@@ -266,10 +266,10 @@ def test_retry_failed_redoes_crashed_and_timed_out_candidates_only(copy):
     assert kept.decoded_now == 0
     assert {r["index"]: r["status"] for r in kept.rows if r["status"] in ("worker_crashed", "timeout")} == {
         records[0]["index"]: "worker_crashed", records[1]["index"]: "timeout"}
-    retried = generate(out=copy, retry_failed=True, **OPTIONS)
+    retried = run_generate(out=copy, retry_failed=True, **OPTIONS)
     assert retried.decoded_now == 2
     assert [r["status"] for r in retried.rows] == STATUS
-    assert generate(out=copy, retry_failed=True, **OPTIONS).decoded_now == 0  # nothing left to retry
+    assert run_generate(out=copy, retry_failed=True, **OPTIONS).decoded_now == 0  # nothing left to retry
 
 
 def test_reading_a_finished_folder_needs_no_lock(copy):

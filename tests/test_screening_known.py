@@ -1,5 +1,5 @@
 """Screening against known materials: the known hull, formation energies with the real potential, known/new,
-symmetrised CIFs and ``pipeline.assess`` (real data of ../shared/data and real matgl models; no mocks)."""
+symmetrised CIFs and ``screening.assess`` (real data of ../shared/data and real matgl models; no mocks)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from pymatgen.core import Lattice, Structure
 
 from pipeline.errors import PipelineError
-from pipeline.known import KnownMatch
+from screening.known import KnownMatch
 from shared_paths import MODEL_DIR, SHARED_DATA, use_shared_models
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,7 +55,7 @@ ERPT3, FEAGO2 = "mp-1913", "mp-18966"  # an ErRh3-like (AuCu3-type) intermetalli
 # ---------------------------------------------------------------------------------------------- the known hull
 def test_hull_reproduces_mp_for_mp_formation_energies():
     """MP's own formation energies placed on the known hull give MP's e_above_hull (same frame: MP-20 first)."""
-    from pipeline.hull import known_hull
+    from screening.hull import known_hull
 
     hull = known_hull()
     frame = pd.read_csv(DEV, keep_default_na=False)
@@ -66,7 +66,7 @@ def test_hull_reproduces_mp_for_mp_formation_energies():
 
 
 def test_hull_decomposition_and_sign():
-    from pipeline.hull import known_hull
+    from screening.hull import known_hull
 
     hull = known_hull()
     above = hull.place("ErRh3", -0.3)  # no ErRh3 among the known entries: it sits between ErRh2 and Rh
@@ -85,7 +85,7 @@ def test_hull_decomposition_and_sign():
     ("NaCl", float("nan"), "finite"),
 ])
 def test_hull_bad_input_is_a_clear_error(composition, energy, message):
-    from pipeline.hull import HullError, known_hull
+    from screening.hull import HullError, known_hull
 
     with pytest.raises(HullError, match=message):
         known_hull().place(composition, energy)
@@ -97,7 +97,7 @@ def test_symmetry_ladder_and_symmetrised_cif(tmp_path):
     from pymatgen.analysis.structure_matcher import StructureMatcher
     from pymatgen.io.cif import CifParser
 
-    from pipeline.symmetry import find_symmetry, write_cif
+    from screening.symmetry import find_symmetry, write_cif
 
     exact = nacl().get_primitive_structure()
     assert find_symmetry(exact).space_group == "Fm-3m"
@@ -122,7 +122,7 @@ def test_symmetry_ladder_and_symmetrised_cif(tmp_path):
 def small_index():
     """A real index of three structure sets (MP-20 train pool and dev, Alexandria binaries) and every composition
     table."""
-    from pipeline.known import KnownIndex
+    from screening.known import KnownIndex
 
     return KnownIndex.build(structure_sets=("mp20/train_pool.csv.gz", "mp20/dev_1000.csv.gz",
                                             "structures/alexandria_binaries_1170.csv.gz"), progress=False)
@@ -155,7 +155,7 @@ def test_known_composition_and_new(small_index):
 def test_assess_known_crystals_with_relaxation():
     """NaCl (built here), ErPt3 and FeAgO2 (dev): relaxed with the potential, e_above_hull within 0.05 eV/atom of
     MP's, nothing missing."""
-    from pipeline import assess
+    from screening import assess
 
     structures = [nacl(), dev_structure(ERPT3), dev_structure(FEAGO2)]
     mp = [0.0, float(dev_row(ERPT3)["e_above_hull"]), float(dev_row(FEAGO2)["e_above_hull"])]
@@ -167,14 +167,14 @@ def test_assess_known_crystals_with_relaxation():
         assert not result.below_known_hull
     assert results[0].decomposition == "NaCl" and results[0].space_group == "Fm-3m"
     assert results[0].band_gap > 3.0  # PBE about 5 eV
-    assert results[0].band_gap_composition > 3.5  # the composition model (pipeline.gap_model)
+    assert results[0].band_gap_composition > 3.5  # the composition model (screening.gap_model)
     assert all(r.band_gap_composition is not None for r in results)
     assert results[1].space_group == "Pm-3m"
     assert results[0].formation_energy_per_atom == pytest.approx(-2.11, abs=0.06)  # MP: -2.11 eV/atom
 
 
 def test_assess_gives_reasons_not_nans():
-    from pipeline import assess
+    from screening import assess
 
     disordered = nacl()
     disordered.replace_species({"Na": {"Na": 0.5, "K": 0.5}})
@@ -190,7 +190,7 @@ def test_assess_gives_reasons_not_nans():
 
 
 def test_assess_bad_arguments():
-    from pipeline import assess
+    from screening import assess
 
     with pytest.raises(PipelineError, match="not a pymatgen Structure"):
         assess(["NaCl"])
@@ -203,7 +203,7 @@ def test_assess_bad_arguments():
 @pytest.mark.slow
 def test_assess_with_the_full_known_index():
     """The full index of the shared data (built once, several minutes): known crystals come out known."""
-    from pipeline import assess
+    from screening import assess
 
     results = assess([nacl(), dev_structure(ERPT3)], relax=True)
     assert [r.novelty for r in results] == ["known", "known"]

@@ -1,4 +1,4 @@
-"""Composition features for the composition band-gap model (:mod:`pipeline.gap_model`).
+"""Composition features for the composition band-gap model (:mod:`screening.gap_model`).
 
 A composition becomes one row: the atomic fraction of each element of the model's element list, then, for each
 element property of :data:`PROPERTIES`, four statistics over the elements present (fraction-weighted mean, weighted

@@ -1,6 +1,6 @@
-"""Train the composition band-gap model (:mod:`pipeline.gap_model`) deterministically.
+"""Train the composition band-gap model (:mod:`screening.gap_model`) deterministically.
 
-    OMP_NUM_THREADS=1 python -m pipeline.gap_training [--out data/band_gap_composition.pt] [--epochs 60]
+    OMP_NUM_THREADS=1 python -m screening.gap_training [--out data/band_gap_composition.pt] [--epochs 60]
 
 Data: matbench ``mp_gap`` (``known_materials/mp_band_gap_106k.csv.gz`` of the shared data: formula, PBE gap), minus
 every row whose reduced formula is a formula of an evaluation set (``mp20/dev_1000``, ``mp21_40/dev_300``).
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.gap_features import PROPERTIES, element_property_table, featurize, fraction_rows
-from pipeline.gap_model import FORMAT_VERSION, MODEL_FILE, build_network
+from screening.gap_features import PROPERTIES, element_property_table, featurize, fraction_rows
+from screening.gap_model import FORMAT_VERSION, MODEL_FILE, build_network
 
 __all__ = ["EVALUATION_SETS", "TRAINING_TABLE", "evaluation_formulas", "train"]
 
@@ -34,7 +34,7 @@ def evaluation_formulas() -> set[str]:
     import pandas as pd
 
     from periodicnet.resources import shared_data_path
-    from pipeline.novelty import _reduced_formula
+    from screening.matching import _reduced_formula
 
     formulas: set[str] = set()
     for name in EVALUATION_SETS:
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from periodicnet.resources import shipped_data_path
 
-    parser = argparse.ArgumentParser(prog="python -m pipeline.gap_training", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m screening.gap_training", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=None, help=f"model file (default: data/{MODEL_FILE})")
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--hidden", type=int, nargs="+", default=list(HIDDEN), help="widths of the hidden layers")

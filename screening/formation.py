@@ -31,7 +31,7 @@ from pymatgen.core import Structure
 from periodicnet.resources import shipped_data_path
 from relax.driver import RelaxSettings
 
-from pipeline.errors import PipelineError
+from screening.errors import ScreeningError
 
 MP_TRAINED_POTENTIALS = ("M3GNet-MP-2021.2.8-PES",)  # trained on raw MP GGA/GGA+U energies (MPF.2021.2.8)
 REFERENCE_POLYMORPHS = 3  # per element, the lowest in MP's energy: the potential's ground state is among them
@@ -40,7 +40,7 @@ ROUTES = ("potential", "model", "mean")
 _CACHE_VERSION = 1
 
 
-class FormationEnergyError(PipelineError):
+class FormationEnergyError(ScreeningError):
     """No formation energy for this crystal (an element without reference, a failed relaxation, ...)."""
 
 
@@ -150,7 +150,7 @@ def elemental_references(potential: str | None = None, progress: bool = True) ->
     """
     from relax.potential import DEFAULT_POTENTIAL
 
-    from pipeline.cache import cached
+    from screening.cache import cached
 
     name = os.path.basename(str(potential or DEFAULT_POTENTIAL).rstrip("/"))
     if SHIPPED_REFERENCES.is_file():
@@ -238,7 +238,7 @@ def potential_formation_energy(structure: Structure, energy_per_atom: float, pot
 
 def model_formation_energy(structures: Iterable[Structure]) -> list[float | None]:
     """Formation energy per atom (eV) from matgl's regressor (``model`` route); None where it gives none."""
-    from pipeline import properties
+    from screening import properties
     from slices.errors import SlicesError
 
     items = list(structures)

@@ -1,19 +1,19 @@
-"""The ``slices`` command line. Each subcommand lives in its own module that exposes ``register(subparsers)``.
-
-Modules are imported lazily inside their handlers, so ``slices --help`` stays fast (no torch or matgl import).
+"""The ``slices`` command line. Each group of subcommands lives in a module of this package that exposes
+``register(subparsers)``; heavy imports (torch, matgl, pymatgen) happen inside the handlers, so ``slices --help``
+stays fast.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 
-from slices.errors import SlicesError
+from periodicnet.errors import SlicesError
+from pipeline.cli import codec, generate, model
 
-# modules that add subcommands; each defines register(subparsers) and keeps heavy imports inside its handlers
-COMMAND_MODULES = ("pipeline.cmd_codec", "generative.commands", "pipeline.cmd_generate")
+COMMAND_MODULES = (codec, model, generate)
+"""The modules that add subcommands, in the order ``slices --help`` lists them."""
 
 DESCRIPTION = """\
 Crystal inverse design with SLICES strings.
@@ -32,18 +32,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="slices", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
+    for module in COMMAND_MODULES:
         module.register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``slices`` command line; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):

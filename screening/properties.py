@@ -4,7 +4,7 @@
 - :func:`predict_formation_energy`: formation energy per atom (eV/atom), M3GNet-MP-2018.6.1-Eform by default
   (checked against MP-20 dev values in ``benchmarks/bench_potential.py``; see ``docs/models.md``).
 
-The energy above the hull of known materials is :mod:`pipeline.hull` (with :mod:`pipeline.formation`).
+The energy above the hull of known materials is :mod:`screening.hull` (with :mod:`screening.formation`).
 
 Models are found through :func:`relax.models.find_model` (``$SLICES_MODEL_DIR``, ``data/models``, ...).
 """
@@ -20,7 +20,8 @@ import numpy as np
 from pymatgen.core import Structure
 
 from relax.models import load_model
-from slices.errors import SlicesError, StructureInputError
+from screening.errors import ScreeningError
+from slices.errors import StructureInputError
 
 __all__ = [
     "BAND_GAP_MODEL",
@@ -37,7 +38,7 @@ FIDELITIES = {"PBE": 0, "GLLB-SC": 1, "HSE": 2, "SCAN": 3}
 _BATCH = 64
 
 
-class PropertyError(SlicesError):
+class PropertyError(ScreeningError):
     """A property could not be predicted (bad input, a model of the wrong kind, an unusable reference table)."""
 
 

@@ -1,16 +1,16 @@
 """``assess``: screen crystals against known materials (formation energy, energy above the known hull,
-decomposition, known or new, band gap, space group). Exported as ``pipeline.assess``.
+decomposition, known or new, band gap, space group). Exported as ``screening.assess``.
 
 ```python
-from pipeline import assess
+from screening import assess
 results = assess(structures, relax=True)   # relax=False for crystals already relaxed with the potential
 r = results[0]
 r.formation_energy_per_atom, r.e_above_hull, r.decomposition, r.novelty, r.known_id, r.band_gap, r.space_group
-r.band_gap_composition   # eV, the composition model (pipeline.gap_model); band_gap is MEGNet's, from the structure
+r.band_gap_composition   # eV, the composition model (screening.gap_model); band_gap is MEGNet's, from the structure
 ```
 
 Anything that cannot be computed for a crystal is None and ``reason`` says why (an element the models or the
-known tables lack, a failed relaxation, ...); nothing is silently NaN. Bad arguments raise ``PipelineError``.
+known tables lack, a failed relaxation, ...); nothing is silently NaN. Bad arguments raise ``ScreeningError``.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 
 from pymatgen.core import Structure
 
-from pipeline.errors import PipelineError
+from screening.errors import ScreeningError
 
 BELOW_HULL_FLAG = -0.1  # eV/atom: further below the known hull than this is flagged (a discovery or a model error)
 DEFAULT_ROUTE = "potential"  # chosen on evidence: benchmarks/results/screening.json, docs/pipeline.md
@@ -63,19 +63,19 @@ class Assessment:
 
 
 def _check(structures, relax: bool, route: str, energies, canonicals) -> list[Structure]:
-    from pipeline.formation import ROUTES
+    from screening.formation import ROUTES
 
     items = [structures] if isinstance(structures, Structure) else list(structures)
     for k, s in enumerate(items):
         if not isinstance(s, Structure):
-            raise PipelineError(f"item {k} is a {type(s).__name__}, not a pymatgen Structure")
+            raise ScreeningError(f"item {k} is a {type(s).__name__}, not a pymatgen Structure")
     if route not in ROUTES:
-        raise PipelineError(f"route must be one of {ROUTES}, got {route!r}")
+        raise ScreeningError(f"route must be one of {ROUTES}, got {route!r}")
     if not isinstance(relax, bool):
-        raise PipelineError(f"relax must be True or False, got {relax!r}")
+        raise ScreeningError(f"relax must be True or False, got {relax!r}")
     for name, values in (("energies", energies), ("canonicals", canonicals)):
         if values is not None and len(values) != len(items):
-            raise PipelineError(f"{name} has {len(values)} items for {len(items)} structures")
+            raise ScreeningError(f"{name} has {len(values)} items for {len(items)} structures")
     return items
 
 
@@ -98,7 +98,7 @@ def _energies(items: list[Structure], results: list[Assessment], relax: bool, en
     """Relax (or take / compute the single-point energy of) each usable crystal."""
     from tqdm.auto import tqdm
 
-    from pipeline import formation
+    from screening import formation
     from slices.errors import SlicesError
 
     for k, (structure, result) in enumerate(tqdm(list(zip(items, results)), desc="relax" if relax else "energy",
@@ -120,7 +120,7 @@ def _energies(items: list[Structure], results: list[Assessment], relax: bool, en
 
 
 def _formation_energies(results: list[Assessment], route: str, potential) -> None:
-    from pipeline import formation
+    from screening import formation
     from slices.errors import SlicesError
 
     usable = [r for r in results if r.structure is not None and not _fatal(r)]
@@ -157,7 +157,7 @@ def _fatal(result: Assessment) -> bool:
 
 
 def _hull(results: list[Assessment]) -> None:
-    from pipeline.hull import HullError, known_hull
+    from screening.hull import HullError, known_hull
 
     try:
         hull = known_hull()
@@ -179,8 +179,8 @@ def _hull(results: list[Assessment]) -> None:
 
 def _band_gaps(results: list[Assessment]) -> None:
     """MEGNet's structure band gap (``band_gap``) and the composition model's (``band_gap_composition``)."""
-    from pipeline import properties
-    from pipeline.gap_model import load_gap_model
+    from screening import properties
+    from screening.gap_model import load_gap_model
     from slices.errors import SlicesError
 
     usable = [r for r in results if not _fatal(r)]
@@ -203,13 +203,16 @@ def _band_gaps(results: list[Assessment]) -> None:
             result._note(f"composition band gap: {exc}")
 
 
-def _novelty_and_symmetry(results: list[Assessment], canonicals, novelty: bool, progress: bool) -> None:
+def _novelty_and_symmetry(results: list[Assessment], canonicals, novelty: bool, index, progress: bool) -> None:
     from tqdm.auto import tqdm
 
-    from pipeline.known import known_index
-    from pipeline.symmetry import find_symmetry
+    from screening.known import known_index
+    from screening.symmetry import find_symmetry
 
-    index = known_index(progress) if novelty and not all(_fatal(r) for r in results) else None
+    if not novelty or all(_fatal(r) for r in results):
+        index = None
+    elif index is None:
+        index = known_index(progress=progress)
     for k, result in enumerate(tqdm(results, desc="known/new", unit="crystal", disable=not progress,
                                     file=sys.stderr)):
         if _fatal(result):
@@ -232,6 +235,7 @@ def assess(
     canonicals: Sequence[str | None] | None = None,
     hull: bool = True,
     novelty: bool = True,
+    index=None,
     band_gap: bool = True,
     progress: bool = False,
 ) -> list[Assessment]:
@@ -240,8 +244,10 @@ def assess(
     ``relax`` relaxes each crystal with the interatomic ``potential`` (default: relax's default) first; with
     ``relax=False`` the crystals are taken as relaxed and ``energies`` (the potential's energy per atom of each, if
     the caller has them) spare the single points. ``route`` is how the formation energy is obtained
-    (:data:`pipeline.formation.ROUTES`). ``canonicals`` are the crystals' canonical SLICES strings if known (the
-    fast path of the known-structure lookup). ``hull`` / ``novelty`` / ``band_gap`` False skip those parts.
+    (:data:`screening.formation.ROUTES`). ``canonicals`` are the crystals' canonical SLICES strings if known (the
+    fast path of the known-structure lookup). ``index`` is the :class:`screening.known.KnownIndex` novelty is
+    judged against (default: every crystal and composition of the shared data, :func:`screening.known.known_index`).
+    ``hull`` / ``novelty`` / ``band_gap`` False skip those parts.
     """
     items = _check(structures, relax, route, energies, canonicals)
     results = []
@@ -259,5 +265,5 @@ def assess(
         _hull(results)
     if band_gap:
         _band_gaps(results)
-    _novelty_and_symmetry(results, canonicals, novelty, progress)
+    _novelty_and_symmetry(results, canonicals, novelty, index, progress)
     return results

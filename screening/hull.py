@@ -10,7 +10,7 @@ The entries come from the known-materials tables of the shared data (``known_mat
 Sources are merged by priority (the default, :data:`DEFAULT_SOURCES`): a reduced formula takes its lowest
 formation energy from the first source that has it, so the newer frame wins and the older tables only fill in the
 compositions the newer ones lack. Every element is its own reference at 0 eV/atom. ``benchmarks/bench_screening.py``
-holds the evidence for this choice. The merged table is cached on disk (:mod:`pipeline.cache`); each phase diagram
+holds the evidence for this choice. The merged table is cached on disk (:mod:`screening.cache`); each phase diagram
 is built on first use and kept in memory.
 """
 
@@ -26,7 +26,7 @@ from itertools import combinations
 from pathlib import Path
 
 from periodicnet.resources import shared_data_dir
-from pipeline.errors import PipelineError
+from screening.errors import ScreeningError
 
 SOURCES = {
     "mp20": ("known_materials/mp20_hull_35k.csv.gz", "material_id"),
@@ -38,7 +38,7 @@ MERGE_RULES = ("priority", "lowest")
 _CACHE_VERSION = 1
 
 
-class HullError(PipelineError):
+class HullError(ScreeningError):
     """A composition cannot be placed on the known-materials hull (not a composition, unknown element, ...)."""
 
 
@@ -91,7 +91,7 @@ class KnownHull:
                  data_dir: str | os.PathLike | None = None):
         from pymatgen.core import Composition
 
-        from pipeline.cache import cached
+        from screening.cache import cached
 
         unknown = [s for s in sources if s not in SOURCES]
         if unknown or not sources:

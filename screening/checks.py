@@ -23,14 +23,3 @@ def structure_valid(structure, tol: float = MIN_DISTANCE) -> bool:
 
 composition_valid = smact_valid
 """The project's one SMACT test (:func:`periodicnet.chemistry.smact_valid`, SMACT's 2014 oxidation-state set)."""
-
-
-def space_group(structure, symprec: float = 0.1) -> tuple[str | None, int | None]:
-    """International symbol and number of the space group (None, None when spglib cannot tell)."""
-    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer, SymmetryUndeterminedError
-
-    try:
-        analyzer = SpacegroupAnalyzer(structure, symprec=symprec)
-        return analyzer.get_space_group_symbol(), int(analyzer.get_space_group_number())
-    except SymmetryUndeterminedError:  # spglib gives up on badly distorted cells
-        return None, None

@@ -13,11 +13,15 @@ The structure sets are every CSV with a ``cif`` column under the shared data (:d
 crystals: MP-20, MP 21-40 atoms, perov-5, carbon-24, QMOF, MP binaries and elasticity crystals, samples of MP,
 Alexandria, OQMD and AFLOW). The index holds per crystal only its reduced formula, id, volume per atom (all read
 from the CIF header, no parsing) and, for the training crystals, the canonical string shipped with the model
-(``data/model/train_strings.csv.gz``); it is built in seconds and cached on disk (:mod:`pipeline.cache`). A lookup
+(``data/model/train_strings.csv.gz``); it is built in seconds and cached on disk (:mod:`screening.cache`). A lookup
 compares the candidate with the same-formula crystals: canonical strings first, then ``StructureMatcher`` on the
 :data:`MAX_COMPARED` nearest in volume per atom (within :data:`VOLUME_WINDOW`), each parsed on first use and kept
 in memory. Encoding all 44k crystals up front (for the string fast path everywhere) would take 10-40 minutes on
 this machine, which is why only the training crystals have strings.
+
+This is the project's one "is it known?" judgement: a user's own training set (``slices generate --train-data``)
+joins the index as one more structure set (:func:`known_index` ``extra_sets``), so a candidate gets one verdict and
+one column whatever it matched.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from periodicnet.resources import shared_data_dir, shipped_data_path
-from pipeline.errors import PipelineError
+from screening.errors import ScreeningError
 
 STRUCTURE_SETS = (
     "mp20/train_pool.csv.gz", "mp20/dev_1000.csv.gz", "mp21_40/dev_300.csv.gz",
@@ -51,7 +55,7 @@ TRAINING_STRINGS = shipped_data_path("model/train_strings.csv.gz")
 NOVELTY = ("known", "known_composition", "new")
 VOLUME_WINDOW = 0.3  # same-formula crystals whose volume per atom differs by more than 30% are not compared
 MAX_COMPARED = 200  # at most this many same-formula crystals (nearest in volume per atom) go to the matcher
-_CACHE_VERSION = 3
+_CACHE_VERSION = 4
 _DATABASE_ID = re.compile(r"^[A-Za-z]+-")  # mp-123, oqmd-..., agm..., C-148264-... carry their database
 _CELL_VOLUME = re.compile(r"^_cell_volume\s+([0-9.eE+-]+)", re.MULTILINE)
 
@@ -82,16 +86,50 @@ def _known_id(raw: str, source: str) -> str:
 
 
 def _header(cif: str) -> tuple[str, float] | None:
-    """Reduced formula and volume per atom from a CIF's header lines (None when they are missing)."""
-    from pipeline.novelty import header_composition
+    """Reduced formula and volume per atom from a CIF's header lines, else from the parsed structure (None when
+    neither can be read)."""
+    from screening.matching import header_composition
 
     comp, volume = header_composition(cif), _CELL_VOLUME.search(cif)
-    if comp is None or not volume:
-        return None
+    if comp is not None and volume:
+        try:
+            return comp.reduced_formula, float(volume.group(1)) / comp.num_atoms
+        except ValueError:  # a volume field that is not a number
+            pass
+    from pymatgen.core import Structure
+
     try:
-        return comp.reduced_formula, float(volume.group(1)) / comp.num_atoms
-    except ValueError:  # a volume field that is not a number
+        structure = Structure.from_str(cif, fmt="cif")
+    except (ValueError, KeyError, IndexError):
         return None
+    return structure.composition.reduced_formula, structure.volume / len(structure)
+
+
+def default_train_data() -> Path:
+    """The training set a generated candidate is compared with by default: ``$SLICES_TRAIN_DATA``, else the MP-20
+    training pool of the shared data (already one of :data:`STRUCTURE_SETS`)."""
+    if os.environ.get("SLICES_TRAIN_DATA"):
+        return Path(os.environ["SLICES_TRAIN_DATA"])
+    return shared_data_dir() / "mp20" / "train_pool.csv.gz"
+
+
+def check_structure_set(path: str | os.PathLike) -> Path:
+    """``path`` as a readable CSV with a ``cif`` column (a user's training data, say), or :class:`ScreeningError`
+    saying what is wrong."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise ScreeningError(f"training data (structure set) {path} not found; pass a CSV with a 'cif' column "
+                             f"(--train-data PATH or SLICES_TRAIN_DATA), or --train-data none to compare with the "
+                             f"shared data only")
+    try:
+        columns = pd.read_csv(path, nrows=1).columns
+    except (OSError, ValueError, UnicodeDecodeError, EOFError) as exc:
+        raise ScreeningError(f"cannot read training data (structure set) {path}: {exc}") from exc
+    if "cif" not in columns:
+        raise ScreeningError(f"training data (structure set) {path} has no 'cif' column (columns: {list(columns)})")
+    return path
 
 
 def _read_structure_set(path: Path, rel: str) -> list[tuple[str, _Crystal]]:
@@ -148,19 +186,24 @@ class KnownIndex:
 
     @classmethod
     def build(cls, data_dir: str | os.PathLike | None = None, structure_sets: Sequence[str] = STRUCTURE_SETS,
-              composition_tables: Sequence[str] = COMPOSITION_TABLES, progress: bool = True) -> KnownIndex:
-        """Index every structure set and composition table under ``data_dir`` (default: the shared data),
-        from the disk cache when the files did not change."""
+              composition_tables: Sequence[str] = COMPOSITION_TABLES, extra_sets: Sequence[str | os.PathLike] = (),
+              progress: bool = True) -> KnownIndex:
+        """Index every structure set and composition table under ``data_dir`` (default: the shared data) and the
+        ``extra_sets`` (paths of CSVs with a ``cif`` column, e.g. a user's training set), from the disk cache when
+        the files did not change."""
         from tqdm.auto import tqdm
 
-        from pipeline.cache import cached
+        from screening.cache import cached
 
         root = Path(data_dir) if data_dir is not None else shared_data_dir()
         paths = [root / p for p in (*structure_sets, *composition_tables)]
         missing = [str(p) for p in paths if not p.is_file()]
         if missing:
-            raise PipelineError(f"known-materials data not found: {missing}; set SLICES_SHARED_DATA to the shared "
+            raise ScreeningError(f"known-materials data not found: {missing}; set SLICES_SHARED_DATA to the shared "
                                 f"data folder")
+        extra = [str(check_structure_set(p).resolve()) for p in extra_sets]
+        structure_sets = [*structure_sets, *(p for p in extra if Path(p) not in {(root / s).resolve()
+                                                                                   for s in structure_sets})]
         strings = _training_strings()
         crystals: dict[str, list[_Crystal]] = {}
         for rel in tqdm(structure_sets, desc="known-structure index", unit="file", disable=not progress,
@@ -199,7 +242,7 @@ class KnownIndex:
     def lookup(self, structure, canonical: str | None = None) -> KnownMatch:
         """Known, known composition or new (see :class:`KnownMatch`). ``canonical`` is the crystal's canonical
         SLICES string when the caller has it (else it is computed when a same-formula crystal has a string)."""
-        from pipeline.novelty import first_match
+        from screening.matching import first_match
 
         formula = structure.composition.reduced_formula
         same_formula = self.crystals.get(formula, [])
@@ -230,7 +273,15 @@ def _cifs(path: Path) -> list[str]:
     return pd.read_csv(path, keep_default_na=False, usecols=["cif"])["cif"].tolist()
 
 
-@functools.lru_cache(maxsize=1)
-def known_index(progress: bool = True) -> KnownIndex:
-    """The process-wide index of the shared data (built in seconds and cached on disk on first use)."""
-    return KnownIndex.build(progress=progress)
+def known_index(extra_sets: Sequence[str | os.PathLike] = (), *, shared: bool = True,
+                progress: bool = True) -> KnownIndex:
+    """The process-wide index of the shared data (``shared``) plus ``extra_sets`` (built in seconds and cached on
+    disk on first use, kept in memory per combination)."""
+    return _index(tuple(str(Path(p)) for p in extra_sets), shared, progress)
+
+
+@functools.lru_cache(maxsize=4)
+def _index(extra_sets: tuple[str, ...], shared: bool, progress: bool) -> KnownIndex:
+    if shared:
+        return KnownIndex.build(extra_sets=extra_sets, progress=progress)
+    return KnownIndex.build(structure_sets=(), composition_tables=(), extra_sets=extra_sets, progress=progress)

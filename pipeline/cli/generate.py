@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from periodicnet.arguments import check_count, check_seed, check_time_limit, cli_type
-from pipeline.screening import DEFAULT_GAP_PREDICTOR, GAP_PREDICTORS
+from pipeline.criteria import GAP_PREDICTORS, Criteria
+from pipeline.options import Runner, Sampling, as_path_or_none, default_of
 
 HELP = """\
 Sample candidate SLICES strings from the shipped model (compositions that fail the SMACT test are redrawn while
@@ -74,23 +75,27 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     what = p.add_argument_group("what to generate")
-    what.add_argument("--n", type=_positive_int, default=100, help="candidate strings to sample (default 100)")
+    what.add_argument("--n", type=_positive_int, default=default_of(Sampling, "n"),
+                      help="candidate strings to sample (default %(default)s)")
     what.add_argument("--band-gap", type=_non_negative, metavar="EV", help="target band gap in eV (conditions the "
                       "model and keeps candidates within --gap-tolerance)")
     what.add_argument("--formation-energy", type=_number, metavar="EV_PER_ATOM",
                       help="target formation energy in eV/atom (conditions the model; --eform-tolerance)")
-    what.add_argument("--temperature", type=_positive, default=1.0, help="sampling temperature (default 1.0)")
-    what.add_argument("--guidance", type=_non_negative, default=1.0, help="classifier-free guidance toward the "
+    what.add_argument("--temperature", type=_positive, default=default_of(Sampling, "temperature"),
+                      help="sampling temperature (default %(default)s)")
+    what.add_argument("--guidance", type=_non_negative, default=default_of(Sampling, "guidance"), help="classifier-free guidance toward the "
                       "targets: 1 = plain conditioning (default), 2-3 pushes harder (see docs/generative.md)")
     what.add_argument("--elements", nargs="+", metavar="SYMBOL", help="sample only these elements, e.g. "
                       "--elements Li Fe P O (default: any)")
     what.add_argument("--max-atoms", type=_positive_int, metavar="N", help="at most N atoms per cell (default: the "
                       "model's limit, 20 for the shipped model)")
-    what.add_argument("--valid-composition", action=argparse.BooleanOptionalAction, default=True,
+    what.add_argument("--valid-composition", action=argparse.BooleanOptionalAction,
+                      default=default_of(Sampling, "valid_composition"),
                       help="ON by default: element blocks whose composition fails the SMACT charge-neutrality test "
                       "are redrawn while sampling (the model's distribution conditioned on a valid composition); "
                       "--no-valid-composition samples the model's own distribution")
-    what.add_argument("--seed", type=_seed, default=0, help="random seed for sampling and reconstruction (default 0)")
+    what.add_argument("--seed", type=_seed, default=default_of(Sampling, "seed"),
+                      help="random seed for sampling and reconstruction (default %(default)s)")
     what.add_argument("--model", metavar="PATH", help="a trained model folder instead of the shipped one")
     what.add_argument("--strings", metavar="FILE", help="screen the SLICES strings in FILE (one per line) instead "
                       "of sampling")
@@ -102,8 +107,8 @@ def register(subparsers) -> None:
                        "reconstruction (default: all cores)")
     compute.add_argument("--scheduler", type=_scheduler, metavar="ADDRESS", help="run reconstruction on a Dask "
                        "cluster, e.g. tcp://host:8786 (instead of local workers)")
-    where.add_argument("--time-limit", type=_time_limit, default=120.0, metavar="SECONDS",
-                       help="reconstruction time limit per candidate (default 120)")
+    where.add_argument("--time-limit", type=_time_limit, default=default_of(Runner, "time_limit"), metavar="SECONDS",
+                       help="reconstruction time limit per candidate (default %(default)s)")
     where.add_argument("--potential", metavar="NAME_OR_PATH", help="interatomic potential for relaxation and "
                        "formation energies (default: relax's default; another one computes its elemental references "
                        "once, a few minutes)")
@@ -111,20 +116,22 @@ def register(subparsers) -> None:
     where.add_argument("--retry-failed", action="store_true", help="on resume, decode again the candidates "
                        "recorded as worker_crashed or timeout (default: every recorded failure is final)")
     screen = p.add_argument_group("screening")
-    screen.add_argument("--train-data", default="default", metavar="CSV",
-                        help="training crystals for the novelty check, a CSV with a 'cif' column (default: MP-20 "
-                        "train pool; 'none' to skip)")
+    screen.add_argument("--train-data", default=default_of(Criteria, "train_data"), metavar="CSV",
+                        help="a training set of your own that candidates must not repeat, a CSV with a 'cif' column "
+                        "(default: $SLICES_TRAIN_DATA or the MP-20 train pool, already among the known materials; "
+                        "'none' for none)")
     screen.add_argument("--no-known-materials", action="store_true",
                         help="skip the screening against known materials (energy above the hull of Materials "
                         "Project formation energies, decomposition, known/new against the shared data)")
-    screen.add_argument("--gap-tolerance", type=_non_negative, default=0.5, metavar="EV",
-                        help="keep candidates whose predicted gap is within this of --band-gap (default 0.5)")
-    screen.add_argument("--gap-predictor", choices=sorted(GAP_PREDICTORS), default=DEFAULT_GAP_PREDICTOR,
+    screen.add_argument("--gap-tolerance", type=_non_negative, default=default_of(Criteria, "gap_tolerance"),
+                        metavar="EV", help="keep candidates whose predicted gap is within this of --band-gap "
+                        "(default %(default)s)")
+    screen.add_argument("--gap-predictor", choices=sorted(GAP_PREDICTORS), default=default_of(Criteria, "gap_predictor"),
                         help="which predicted gap --band-gap is checked against: 'composition' (the composition "
-                        "model, pipeline.gap_model; default, the more accurate on held-out MP crystals, see "
+                        "model, screening.gap_model; default, the more accurate on held-out MP crystals, see "
                         "docs/models.md) or 'megnet' (matgl's MEGNet on the relaxed structure); both are in the table")
-    screen.add_argument("--eform-tolerance", type=_non_negative, default=0.5, metavar="EV_PER_ATOM",
-                        help="same for --formation-energy (default 0.5)")
+    screen.add_argument("--eform-tolerance", type=_non_negative, default=default_of(Criteria, "eform_tolerance"),
+                        metavar="EV_PER_ATOM", help="same for --formation-energy (default %(default)s)")
     screen.add_argument("--max-e-hull", type=_non_negative, metavar="EV_PER_ATOM",
                         help="drop candidates more than this above the convex hull (default: no limit)")
     screen.add_argument("--require-topology", action="store_true",
@@ -150,20 +157,33 @@ def run(args: argparse.Namespace) -> int:
                                 f"with one SLICES string per line") from None
         if not strings:
             raise PipelineError(f"--strings {args.strings} holds no strings")
-    train_data = None if str(args.train_data).lower() == "none" else args.train_data
-    result = generate(
-        args.n, out=args.out, band_gap=args.band_gap, formation_energy=args.formation_energy, strings=strings,
-        model=args.model, temperature=args.temperature, guidance=args.guidance, elements=args.elements,
-        max_atoms=args.max_atoms, valid_composition=args.valid_composition, seed=args.seed, workers=args.workers,
-        scheduler=args.scheduler, train_data=train_data, known_materials=not args.no_known_materials,
-        time_limit=args.time_limit,
-        potential=args.potential,
-        gap_tolerance=args.gap_tolerance, eform_tolerance=args.eform_tolerance, max_e_hull=args.max_e_hull,
-        require_topology=args.require_topology, gap_predictor=args.gap_predictor,
-        progress=not args.no_progress, retry_failed=args.retry_failed,
-    )
+    result = generate(sampling_of(args, strings), criteria_of(args), out=args.out, runner=runner_of(args))
     print_summary(result.summary, result.out, file=sys.stdout)
     return 0
+
+
+def sampling_of(args: argparse.Namespace, strings: list[str] | None = None) -> Sampling:
+    """The :class:`Sampling` the arguments describe."""
+    return Sampling(n=args.n, band_gap=args.band_gap, formation_energy=args.formation_energy,
+                    temperature=args.temperature, guidance=args.guidance,
+                    elements=tuple(args.elements) if args.elements else None, max_atoms=args.max_atoms,
+                    valid_composition=args.valid_composition, seed=args.seed, model=args.model,
+                    strings=tuple(strings) if strings else None)
+
+
+def criteria_of(args: argparse.Namespace) -> Criteria:
+    """The :class:`Criteria` the arguments describe."""
+    train_data = args.train_data if args.train_data == "default" else as_path_or_none(args.train_data)
+    return Criteria(band_gap=args.band_gap, gap_tolerance=args.gap_tolerance, formation_energy=args.formation_energy,
+                    eform_tolerance=args.eform_tolerance, max_e_hull=args.max_e_hull,
+                    require_topology=args.require_topology, gap_predictor=args.gap_predictor,
+                    known_materials=not args.no_known_materials, train_data=train_data)
+
+
+def runner_of(args: argparse.Namespace) -> Runner:
+    """The :class:`Runner` the arguments describe."""
+    return Runner(workers=args.workers, scheduler=args.scheduler, time_limit=args.time_limit,
+                  potential=args.potential, retry_failed=args.retry_failed, progress=not args.no_progress)
 
 
 def print_summary(summary: dict, out, file=sys.stdout) -> None:

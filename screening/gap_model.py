@@ -1,18 +1,18 @@
 """The composition band-gap model: PBE band gap (eV) from the chemical formula alone.
 
-A small multilayer perceptron on composition features (:mod:`pipeline.gap_features`) with two heads: the
+A small multilayer perceptron on composition features (:mod:`screening.gap_features`) with two heads: the
 probability that the compound is a metal (gap 0) and the gap of a non-metal. The prediction is 0 where the metal
 probability is at least the model's threshold, else the non-metal head clipped at 0. Trained on matbench's
-``mp_gap`` (Materials Project PBE gaps) without the evaluation sets' formulas: ``python -m pipeline.gap_training``
+``mp_gap`` (Materials Project PBE gaps) without the evaluation sets' formulas: ``python -m screening.gap_training``
 rebuilds ``data/band_gap_composition.pt``; ``data/band_gap_composition.md``
 records data, command, time and held-out scores.
 
 ```python
-from pipeline.gap_model import predict_band_gap_composition
+from screening.gap_model import predict_band_gap_composition
 predict_band_gap_composition(["MgO", "Cu", structure])   # array of 3 gaps in eV (0.0 = called a metal)
 ```
 
-It knows nothing of structure: polymorphs get the same value. ``pipeline.assess`` reports it as
+It knows nothing of structure: polymorphs get the same value. ``screening.assess`` reports it as
 ``band_gap_composition`` next to MEGNet's structure-based ``band_gap``.
 """
 
@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.gap_features import featurize, fraction_rows
-from pipeline.properties import PropertyError
+from screening.gap_features import featurize, fraction_rows
+from screening.properties import PropertyError
 
 __all__ = [
     "MODEL_FILE",
@@ -154,7 +154,7 @@ def _read(path: Path) -> dict:
 
     if not path.is_file():
         raise GapModelError(f"no composition band-gap model at {path}; rebuild it with "
-                            f"'python -m pipeline.gap_training'")
+                            f"'python -m screening.gap_training'")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, EOFError, OSError, zipfile.BadZipFile, ValueError) as exc:

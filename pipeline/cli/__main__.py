@@ -1,0 +1,7 @@
+"""``python -m pipeline.cli ARGS`` runs the ``slices`` command line."""
+
+import sys
+
+from pipeline.cli import main
+
+sys.exit(main())

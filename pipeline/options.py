@@ -1,0 +1,133 @@
+"""The parameter objects of a run: what to sample (:class:`Sampling`), what a kept candidate must satisfy
+(:class:`pipeline.criteria.Criteria`) and where and how the work runs (:class:`Runner`).
+
+Each option is defined once, here, with its default and its check; :func:`pipeline.generate.generate` and the
+``design`` loop take these objects, and the command line builds them from its arguments (``pipeline.cli``), reading
+the defaults from the fields. A bad value raises :class:`periodicnet.errors.ArgumentError` when the object is made,
+before any work starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from periodicnet.arguments import check_count, check_seed, check_time_limit
+from periodicnet.errors import ArgumentError
+from periodicnet.limits import CANDIDATE_TIME_LIMIT
+
+
+def check_number(name: str, value: object, *, minimum: float | None = None, strict: bool = False,
+                  optional: bool = True) -> None:
+    """A finite real number (None allowed when ``optional``), at least (or, ``strict``, above) ``minimum``."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+        raise ArgumentError(f"{name} must be a finite number, got {value!r}")
+    if minimum is not None and (value <= minimum if strict else value < minimum):
+        raise ArgumentError(f"{name} must be {'>' if strict else '>='} {minimum}, got {value}")
+
+
+def default_of(cls: type, name: str) -> Any:
+    """The default value of field ``name`` of the dataclass ``cls`` (what the command line shows and uses)."""
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            if f.default is not dataclasses.MISSING:
+                return f.default
+            if f.default_factory is not dataclasses.MISSING:
+                return f.default_factory()
+    raise KeyError(f"{cls.__name__} has no field {name!r} with a default")
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """What to sample: ``n`` strings from the generative ``model`` (None: the shipped one) conditioned on the
+    targets, or the given ``strings`` instead of sampling.
+
+    ``guidance`` is classifier-free guidance toward the targets (:func:`generative.sample`); ``elements``,
+    ``max_atoms`` and ``valid_composition`` restrict the chemistry (unlike :func:`generative.sample`,
+    ``valid_composition`` is on by default: element blocks that fail the SMACT test are redrawn). ``seed`` seeds
+    sampling and reconstruction.
+    """
+
+    n: int = 100
+    band_gap: float | None = None
+    formation_energy: float | None = None
+    temperature: float = 1.0
+    guidance: float = 1.0
+    elements: tuple[str, ...] | None = None
+    max_atoms: int | None = None
+    valid_composition: bool = True
+    seed: int = 0
+    model: str | os.PathLike | None = None
+    strings: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.strings is not None:
+            if isinstance(self.strings, str) or not all(isinstance(s, str) for s in self.strings) \
+                    or not len(self.strings):
+                raise ArgumentError("strings must be a non-empty sequence of SLICES strings")
+            # tokens are whitespace-separated: normalise the spacing
+            object.__setattr__(self, "strings", tuple(" ".join(s.split()) for s in self.strings))
+            object.__setattr__(self, "n", len(self.strings))
+        else:
+            object.__setattr__(self, "n", check_count(self.n, "n (candidates to sample)"))
+        check_number("band_gap target", self.band_gap, minimum=0)
+        check_number("formation_energy target", self.formation_energy)
+        check_number("temperature", self.temperature, minimum=0, strict=True, optional=False)
+        check_number("guidance", self.guidance, minimum=0, optional=False)
+        if self.elements is not None:
+            if isinstance(self.elements, str):
+                raise ArgumentError(f"elements must be a list of element symbols, got the string {self.elements!r}")
+            object.__setattr__(self, "elements", tuple(self.elements))
+        if self.max_atoms is not None:
+            check_count(self.max_atoms, "max_atoms")
+        if not isinstance(self.valid_composition, bool):
+            raise ArgumentError(f"valid_composition must be True or False, got {self.valid_composition!r}")
+        object.__setattr__(self, "seed", check_seed(self.seed))
+
+    @property
+    def chemistry(self) -> dict:
+        """The chemistry options as :func:`generative.sample` takes them."""
+        return {"elements": list(self.elements) if self.elements is not None else None, "max_atoms": self.max_atoms,
+                "valid_composition": self.valid_composition}
+
+
+@dataclass(frozen=True)
+class Runner:
+    """Where and how the work runs: a local process pool of ``workers`` (None: all cores) or a Dask cluster
+    (``client``, a ``distributed.Client``, or a ``scheduler`` address); each candidate's reconstruction gets
+    ``time_limit`` seconds; ``potential`` relaxes and scores every crystal (None: the default potential);
+    ``retry_failed`` decodes again, on resume, candidates whose worker crashed or timed out."""
+
+    workers: int | None = None
+    client: Any = None
+    scheduler: str | None = None
+    time_limit: float = CANDIDATE_TIME_LIMIT
+    potential: str | None = None
+    retry_failed: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.workers is not None:
+            check_count(self.workers, "workers")
+        object.__setattr__(self, "time_limit", check_time_limit(self.time_limit))
+        if self.client is not None and self.scheduler is not None:
+            raise ArgumentError("give either a Dask client or a scheduler address, not both")
+        if self.scheduler is not None and "://" not in str(self.scheduler):
+            raise ArgumentError(f"scheduler must be an address like tcp://host:8786, got {self.scheduler!r}")
+        for name in ("retry_failed", "progress"):
+            if not isinstance(getattr(self, name), bool):
+                raise ArgumentError(f"{name} must be True or False, got {getattr(self, name)!r}")
+
+
+def as_path_or_none(value: str | os.PathLike | None) -> Path | None:
+    """A command-line path where the word ``none`` means no file."""
+    if value is None or str(value).lower() == "none":
+        return None
+    return Path(value)
