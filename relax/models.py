@@ -4,8 +4,7 @@ Lookup order for a model name (see ``docs/architecture.md`` and ``docs/models.md
 
 1. the argument itself, when it is an existing folder;
 2. ``$SLICES_MODEL_DIR/<name>``;
-3. ``<repository>/data/models/<name>``;
-4. matgl's own hub (Hugging Face, ``materialyze/<name>``), only when a quick check shows it is reachable.
+3. matgl's own hub (Hugging Face, ``materialyze/<name>``), only when a quick check shows it is reachable.
 
 Anything else raises :class:`ModelNotFoundError` at once, naming what was tried and what to set.
 
@@ -36,7 +35,6 @@ __all__ = [
 
 MODEL_DIR_ENV = "SLICES_MODEL_DIR"
 _MODEL_FILES = ("model.json", "model.pt", "state.pt")
-_REPO_MODELS = Path(__file__).resolve().parent.parent / "data" / "models"
 _HUB_HOST = "huggingface.co"
 _HUB_ORG = "materialyze"
 _HUB_TIMEOUT_S = 0.5
@@ -98,7 +96,6 @@ def find_model(name_or_path: str | os.PathLike) -> Path:
         candidates.append((Path(env_dir).expanduser() / name, f"${MODEL_DIR_ENV}/{name}"))
     else:
         tried.append(f"${MODEL_DIR_ENV} (not set)")
-    candidates.append((_REPO_MODELS / name, f"data/models/{name}"))
     for path, label in candidates:
         if _is_model_dir(path):
             return path.resolve()
@@ -113,7 +110,7 @@ def find_model(name_or_path: str | os.PathLike) -> Path:
         tried.append(f"matgl hub ({_HUB_HOST} not reachable within {_HUB_TIMEOUT_S} s, or a path was given)")
     raise ModelNotFoundError(
         f"model {str(name_or_path)!r} not found. Set {MODEL_DIR_ENV} to a folder that holds a '{name}' folder "
-        f"(for example the shared models folder), put it in data/models/, or pass the model folder's path; "
+        f"(for example the shared models folder) or pass the model folder's path; "
         f"matgl models are published at https://github.com/materialyzeai/matgl (pretrained_models/) and "
         f"on Hugging Face as {_HUB_ORG}/{name}. Tried: " + "; ".join(tried)
     )

@@ -6,7 +6,7 @@
 
 The energy above the hull of known materials is :mod:`screening.hull` (with :mod:`screening.formation`).
 
-Models are found through :func:`relax.models.find_model` (``$SLICES_MODEL_DIR``, ``data/models``, ...).
+Models are found through :func:`relax.models.find_model` (an explicit folder, ``$SLICES_MODEL_DIR``, matgl's hub).
 """
 
 from __future__ import annotations

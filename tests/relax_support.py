@@ -9,12 +9,11 @@ from pathlib import Path
 import pytest
 from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.core import Lattice, Structure
-from shared_paths import SHARED_DATA, use_shared_models
+from shared_paths import SHARED_DATA
 
 warnings.filterwarnings("ignore", module="pymatgen")
 
 ROOT = Path(__file__).resolve().parent.parent
-use_shared_models()
 DEV_CSV = SHARED_DATA / "mp20" / "dev_1000.csv.gz"
 
 LOOSE = StructureMatcher(ltol=0.3, stol=0.5, angle_tol=10, primitive_cell=True, scale=True, attempt_supercell=False)
