@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from pipeline.errors import PipelineError
+from screening.errors import ScreeningError
 from screening.known import KnownMatch
 from shared_paths import MODEL_DIR, SHARED_DATA, use_shared_models
 
@@ -192,11 +192,11 @@ def test_assess_gives_reasons_not_nans():
 def test_assess_bad_arguments():
     from screening import assess
 
-    with pytest.raises(PipelineError, match="not a pymatgen Structure"):
+    with pytest.raises(ScreeningError, match="not a pymatgen Structure"):
         assess(["NaCl"])
-    with pytest.raises(PipelineError, match="route"):
+    with pytest.raises(ScreeningError, match="route"):
         assess([nacl()], route="guess")
-    with pytest.raises(PipelineError, match="energies has 2 items for 1 structures"):
+    with pytest.raises(ScreeningError, match="energies has 2 items for 1 structures"):
         assess([nacl()], relax=False, energies=[-3.3, -3.3])
 
 
