@@ -169,7 +169,7 @@ def test_sample_is_keyword_only_and_its_defaults_are_defined_once():
     parameters = inspect.signature(generative.sample).parameters
     assert [p.name for p in parameters.values() if p.kind is not inspect.Parameter.KEYWORD_ONLY] == ["n"]
     with pytest.raises(TypeError):
-        generative.sample(3, 1.0)  # noqa: the band gap must be named
+        generative.sample(3, 1.0)  # the band gap must be named
     assert generative.sample is __import__("generative.sampling", fromlist=["sample"]).sample
     for name in ("temperature", "guidance"):
         assert default_of(Sampling, name) == default_of(generative.sample, name) == parameters[name].default
