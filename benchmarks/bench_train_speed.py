@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from generative import TrainConfig
 from generative.checkpoint import new_bundle
 from generative.train import _batches, _collate, _loss
 
@@ -28,10 +29,13 @@ RESULTS = ROOT / "benchmarks" / "results" / "train_speed.json"
 
 
 def measure(n_layer: int, n_embd: int, seqs: list[np.ndarray], steps: int, batch_size: int, repeats: int) -> dict:
-    """Median seconds per step (over ``repeats`` runs of ``steps`` steps, after 3 warm-up steps) for one size."""
+    """Median seconds per step (over ``repeats`` runs of ``steps`` steps, after 3 warm-up steps) for one size (the
+    other model options are the training defaults, :class:`generative.TrainConfig`)."""
     torch.manual_seed(0)
+    shape = TrainConfig(n_layer=n_layer, n_embd=n_embd, batch_size=batch_size)  # checks the size
     bundle = new_bundle(["band_gap", "formation_energy"], {"band_gap": (1, 1), "formation_energy": (-1, 1)},
-                        n_layer=n_layer, n_head=4, n_embd=n_embd)
+                        max_atoms=shape.max_atoms, n_layer=shape.n_layer, n_head=shape.n_head, n_embd=shape.n_embd,
+                        block_size=shape.block_size, dropout=shape.dropout)
     model, tok = bundle.model, bundle.tokenizer
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     rng = np.random.default_rng(0)
@@ -70,7 +74,7 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", default=["6x128", "8x160", "6x192"], help="LAYERSxWIDTH")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=TrainConfig().batch_size)
     args = parser.parse_args()
     torch.set_num_threads(1)
     from generative.tokenizer import Tokenizer

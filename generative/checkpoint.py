@@ -100,14 +100,16 @@ def new_bundle(properties: list[str], scaling: dict, max_atoms: int = 20, **cfg_
     return Bundle(GPT(cfg), tok, list(properties), dict(scaling))
 
 
-STATE_FORMAT = "slices-gpt-train/1"
-STATE_KEYS = ("hyperparameters", "scaling", "out", "fingerprint", "model", "optimizer", "best_model", "run",
+STATE_FORMAT = "slices-gpt-train/2"
+OLD_STATE_FORMAT = "slices-gpt-train/1"  # the run's options as one "hyperparameters" dict that included the data path
+STATE_KEYS = ("config", "data", "scaling", "out", "fingerprint", "model", "optimizer", "best_model", "run",
               "torch_rng", "finished", "stop_reason", "info")
 
 
 def save_training_state(path: str | Path, state: dict) -> None:
-    """Write a resumable training state (weights, optimiser, step, schedule position, random states) to one file,
-    through a temporary name so a crash mid-write leaves the previous state intact."""
+    """Write a resumable training state (the run's config as a dict, the data path, weights, optimiser, step,
+    schedule position, random states) to one file, through a temporary name so a crash mid-write leaves the previous
+    state intact."""
     missing = [k for k in STATE_KEYS if k not in state]
     if missing:
         raise GenerativeError(f"training state lacks {missing}")
@@ -119,7 +121,8 @@ def save_training_state(path: str | Path, state: dict) -> None:
 
 
 def load_training_state(path: str | Path) -> dict:
-    """Read a file written by :func:`save_training_state`; a missing or foreign file raises GenerativeError."""
+    """Read a file written by :func:`save_training_state` (or by the first format, whose options are converted);
+    a missing or foreign file raises GenerativeError."""
     path = Path(path)
     if not path.is_file():
         raise GenerativeError(f"training state {str(path)!r} does not exist")
@@ -127,6 +130,9 @@ def load_training_state(path: str | Path) -> dict:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:  # truncated/foreign files
         raise GenerativeError(f"training state {str(path)!r} is not readable: {type(exc).__name__}") from None
+    if isinstance(payload, dict) and payload.get("format") == OLD_STATE_FORMAT and "hyperparameters" in payload:
+        options = dict(payload.pop("hyperparameters"))
+        payload.update(format=STATE_FORMAT, data=options.pop("data", None), config=options)
     if not isinstance(payload, dict) or payload.get("format") != STATE_FORMAT:
         hint = " (this is a weights-only model file; resume from the .resume.pt file)" if isinstance(
             payload, dict) and payload.get("format") == FORMAT else ""

@@ -14,6 +14,11 @@ class SamplingOptionError(GenerativeError, ArgumentError):
     ``elements``, ``max_atoms``, ``valid_composition``, batch size)."""
 
 
+class TrainingOptionError(GenerativeError, ArgumentError):
+    """A training option (:class:`generative.config.TrainConfig` or :class:`~generative.config.Session`) has the
+    wrong type or value."""
+
+
 class UnknownElementsError(SamplingOptionError):
     """``elements`` names symbols that are not elements of the model's vocabulary."""
 

@@ -18,17 +18,23 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
-import torch
 
-from generative.checkpoint import Bundle, load_model
 from generative.errors import CompositionSearchError, SamplingOptionError, UnknownElementsError
-from generative.grammar import BatchGrammar
-from generative.tokenizer import Tokenizer
 from periodicnet.arguments import check_seed
 from periodicnet.chemistry import smact_valid as passes_smact  # the project's one SMACT test
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from generative.checkpoint import Bundle
+    from generative.grammar import BatchGrammar
+    from generative.tokenizer import Tokenizer
+
+# torch, the model and the grammar are imported when sampling starts: `generative.sample` is the package's public
+# function, imported eagerly (by the command line and the pipeline's option objects, which read its defaults).
 
 _DEFAULT: Bundle | None = None
 COMPACT_BELOW = 0.75  # drop finished rows from the cache when fewer than this share of its rows are still writing
@@ -36,6 +42,8 @@ REJECTIONS_PER_SAMPLE = 100  # valid_composition gives up after this many reject
 
 
 def _resolve(model: Bundle | str | Path | None) -> Bundle:
+    from generative.checkpoint import Bundle, load_model
+
     global _DEFAULT
     if isinstance(model, Bundle):
         return model
@@ -95,6 +103,8 @@ def element_mask(elements: Iterable[str] | None, tok: Tokenizer) -> np.ndarray |
 def check_chemistry(elements: Iterable[str] | None, max_atoms: int | None, valid_composition: bool) -> None:
     """Raise SamplingOptionError (UnknownElementsError for bad symbols) if a chemistry option is malformed, before
     any model is loaded (the pipeline checks its options with this before it creates a run folder)."""
+    from generative.tokenizer import Tokenizer
+
     element_mask(elements, Tokenizer())
     if max_atoms is not None and (not _is_int(max_atoms) or max_atoms < 1):
         raise SamplingOptionError(f"max_atoms must be a positive integer or None, got {max_atoms!r}")
@@ -123,6 +133,8 @@ def _check_args(n, temperature, top_k, top_p, conditions, guidance, max_atoms, v
 
 def _filter(logits: torch.Tensor, top_k: int | None, top_p: float | None) -> torch.Tensor:
     """Apply top-k then nucleus (top-p) filtering to already masked logits (-inf = not allowed)."""
+    import torch
+
     if top_k is not None and top_k < logits.shape[1]:
         kth = torch.topk(logits, top_k, dim=1).values[:, -1:]
         logits = logits.masked_fill(logits < kth, -math.inf)
@@ -138,19 +150,20 @@ def _filter(logits: torch.Tensor, top_k: int | None, top_p: float | None) -> tor
 
 def sample(
     n: int,
+    *,
+    model: Bundle | str | Path | None = None,
     band_gap: float | None = None,
     formation_energy: float | None = None,
     temperature: float = 1.0,
+    guidance: float = 1.0,
     top_k: int | None = None,
     top_p: float | None = None,
-    seed: int = 0,
-    model: Bundle | str | Path | None = None,
-    batch_size: int = 500,
-    max_atoms: int | None = None,
-    canonical: bool = False,
-    guidance: float = 1.0,
     elements: Iterable[str] | None = None,
+    max_atoms: int | None = None,
     valid_composition: bool = False,
+    canonical: bool = False,
+    seed: int = 0,
+    batch_size: int = 500,
 ) -> list[str]:
     """Sample ``n`` SLICES strings; every one parses and describes a connected 3D net.
 
@@ -170,6 +183,8 @@ def sample(
 
     The same seed (with the same ``n``, ``batch_size`` and options) gives the same strings on CPU.
     """
+    import torch
+
     conditions = {"band_gap": band_gap, "formation_energy": formation_energy}
     _check_args(n, temperature, top_k, top_p, conditions, guidance, max_atoms, valid_composition, batch_size)
     seed = check_seed(seed)  # before the model is loaded
@@ -186,7 +201,8 @@ def sample(
     budget = RejectionBudget(REJECTIONS_PER_SAMPLE * n + 1000)
     while len(out) < n:
         b = min(batch_size, n - len(out))
-        strings = _sample_batch(bundle, b, conditions, options, gen, budget)
+        with torch.no_grad():
+            strings = _sample_batch(bundle, b, conditions, options, gen, budget)
         drawn += b
         if canonical:
             strings = [c for c in map(_canonical_or_none, strings) if c is not None]
@@ -240,9 +256,13 @@ def _compositions_fail(grammar: BatchGrammar, samples: np.ndarray, tokens: np.nd
     return fail
 
 
-@torch.no_grad()
 def _sample_batch(bundle: Bundle, b: int, conditions: dict, options: Options, gen: torch.Generator,
                   budget: RejectionBudget) -> list[str]:
+    """One batch of ``b`` strings written in lockstep (call under ``torch.no_grad()``)."""
+    import torch
+
+    from generative.grammar import BatchGrammar
+
     model, tok = bundle.model, bundle.tokenizer
     was_training = model.training
     model.eval()

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import time
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from generative.errors import GenerativeError
+from generative.config import Session, TrainConfig
+from generative.errors import GenerativeError, TrainingOptionError
 from periodicnet.resources import shared_data_path
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -77,132 +78,53 @@ def _evaluate(model, seqs, values, present, tok, batch_size) -> float:
     return total / max(count, 1)
 
 
-def train(
-    data: str | Path | None = None,
-    out: str | Path | None = None,
-    *,
-    properties: dict[str, str | None] | None = None,
-    val_fraction: float = 0.1,
-    augment: int = 4,
-    val_augment: int | None = None,
-    wide_gap: tuple[float, int] | None = None,
-    max_atoms: int = 20,
-    n_layer: int = 4,
-    n_head: int = 4,
-    n_embd: int = 128,
-    block_size: int = 512,
-    dropout: float = 0.1,
-    prop_dropout: float = 0.3,
-    batch_size: int = 32,
-    lr: float = 1e-3,
-    weight_decay: float = 0.1,
-    epochs: int = 20,
-    patience: int = 3,
-    eval_every: int | None = None,
-    max_steps: int | None = None,
-    max_rows: int | None = None,
-    seed: int = 0,
-    init_from: str | Path | None = None,
-    time_limit: float | None = None,
-    run_steps: int | None = None,
-    state: str | Path | None = None,
-    checkpoint_every: int | None = None,
-    threads: int | None = None,
-    cache_dir: str | Path | None = None,
-    workers: int = 1,
-    progress: bool = True,
-) -> "Bundle":
-    """Train a model and return it; with ``out`` the best checkpoint (by validation loss) is written there.
+def train(config: TrainConfig = TrainConfig(), session: Session = Session(), *, data: str | Path | None = None,
+          out: str | Path | None = None, state: str | Path | None = None) -> "Bundle":
+    """Train a model as ``config`` defines it and return it; with ``out`` the best checkpoint (by validation loss) is
+    written there.
 
-    ``data`` (default: :data:`DEFAULT_DATA` in the shared data folder) is a CSV with a ``cif`` column (encoded
-    with :func:`slices.encode`, cached) or a ``slices`` column; a ``split`` column (``train``/``val``) fixes the validation crystals, otherwise a random ``val_fraction`` is
-    held out. ``properties`` maps property names (``band_gap``, ``formation_energy``) to columns; None finds them by
-    the usual column names. Each crystal appears as ``augment`` atom orderings (its canonical string first;
-    validation crystals as ``val_augment``, default ``augment``); ``wide_gap=(threshold_eV, factor)`` gives crystals
-    with a band gap >= threshold ``factor`` times as many orderings. The learning-rate schedule spans ``epochs``
-    (or ``max_steps``) steps; training ends there or after ``patience`` evaluations without a better validation loss.
-
-    A session can stop earlier without changing the schedule (``time_limit`` minutes, ``run_steps`` steps); the
-    full training state (weights, optimiser, step, schedule position, random states) is written to ``state``
-    (default: ``out`` with suffix ``.resume.pt``) every ``checkpoint_every`` steps (default: each evaluation) and at
-    the end, and :func:`resume_training` continues from it exactly. Deterministic for a seed: a run cut into
-    sessions gives the same weights as an uninterrupted one.
-
-    ``init_from`` starts from a trained model's weights instead of random ones (continued training on new data):
-    its architecture, vocabulary size and property scaling are kept, so the model options must match or be left
-    at their defaults (they are taken from it).
+    ``data`` (default: :data:`DEFAULT_DATA` in the shared data folder) is a CSV with a ``cif`` column (encoded with
+    :func:`slices.encode`, cached) or a ``slices`` column, property columns, and optionally a ``split`` column
+    (``train``/``val``) that fixes the validation crystals. Training ends when the schedule does or early
+    (``config.patience``); ``session`` can end it sooner without changing the schedule. The full training state
+    (weights, optimiser, step, schedule position, random states, and ``config`` itself) is written to ``state``
+    (default: ``out`` with suffix ``.resume.pt``), and :func:`resume_training` continues from it exactly.
+    Deterministic for a config and data: a run cut into sessions gives the same weights as an uninterrupted one.
     """
+    if not isinstance(config, TrainConfig):
+        raise TrainingOptionError(f"train() takes a TrainConfig as its first argument (the data file goes in "
+                                  f"data=...), got {config!r}")
+    if not isinstance(session, Session):
+        raise TrainingOptionError(f"session must be a Session, got {session!r}")
     if data is None:
         data = shared_data_path(DEFAULT_DATA)
-    if init_from is not None:
+    if config.init_from is not None:
         from generative.checkpoint import load_model
 
-        cfg = load_model(init_from).model.cfg
-        n_layer, n_head, n_embd, block_size = cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.block_size
-    hp = dict(
-        data=str(data), properties=properties, val_fraction=val_fraction, augment=augment, val_augment=val_augment,
-        wide_gap=None if wide_gap is None else [float(wide_gap[0]), int(wide_gap[1])], max_atoms=max_atoms,
-        n_layer=n_layer, n_head=n_head, n_embd=n_embd, block_size=block_size, dropout=dropout,
-        prop_dropout=prop_dropout, batch_size=batch_size, lr=lr, weight_decay=weight_decay, epochs=epochs,
-        patience=patience, eval_every=eval_every, max_steps=max_steps, max_rows=max_rows, seed=seed,
-        init_from=None if init_from is None else str(init_from),
-    )
-    _check_hyperparameters(hp)
-    session = dict(time_limit=time_limit, run_steps=run_steps, checkpoint_every=checkpoint_every, threads=threads,
-                   cache_dir=cache_dir, workers=workers, progress=progress)
-    return _run(hp, session, out, state, resume=None)
+        shape = load_model(config.init_from).model.cfg  # continued training keeps the model's architecture
+        config = dataclasses.replace(config, n_layer=shape.n_layer, n_head=shape.n_head, n_embd=shape.n_embd,
+                                     block_size=shape.block_size)
+    return _run(config, session, data, out, state, resume=None)
 
 
-def resume_training(
-    state: str | Path,
-    out: str | Path | None = None,
-    *,
-    data: str | Path | None = None,
-    time_limit: float | None = None,
-    run_steps: int | None = None,
-    checkpoint_every: int | None = None,
-    threads: int | None = None,
-    cache_dir: str | Path | None = None,
-    workers: int = 1,
-    progress: bool = True,
-) -> "Bundle":
+def resume_training(state: str | Path, session: Session = Session(), *, data: str | Path | None = None,
+                    out: str | Path | None = None) -> "Bundle":
     """Continue the run saved in the training-state file ``state`` exactly where it stopped.
 
-    Model, data and schedule settings come from the state file (``data`` only points to the same data at a new
-    path; different content raises :class:`GenerativeError`). ``out`` defaults to the run's own weights file; the
-    state file is updated in place. Returns the best model so far, as :func:`train` does.
+    The run's :class:`TrainConfig` comes from the state file (``data`` only points to the same data at a new path;
+    different content raises :class:`GenerativeError`); ``session`` says how to run this part. ``out`` defaults to
+    the run's own weights file; the state file is updated in place. Returns the best model so far, as :func:`train`.
     """
     from generative.checkpoint import load_training_state
 
+    if not isinstance(session, Session):
+        raise TrainingOptionError(f"session must be a Session, got {session!r}")
     payload = load_training_state(state)
-    hp = dict(payload["hyperparameters"])
-    if data is not None:
-        hp["data"] = str(data)
     if payload["finished"]:
         raise GenerativeError(f"the run in {str(state)!r} has already finished ({payload['stop_reason']})")
-    session = dict(time_limit=time_limit, run_steps=run_steps, checkpoint_every=checkpoint_every, threads=threads,
-                   cache_dir=cache_dir, workers=workers, progress=progress)
-    return _run(hp, session, out if out is not None else payload["out"], state, resume=payload)
-
-
-def _check_hyperparameters(hp: dict) -> None:
-    for name, lo in (("augment", 1), ("epochs", 1), ("batch_size", 1), ("patience", 1), ("max_atoms", 1)):
-        value = hp[name]
-        if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-            raise GenerativeError(f"{name} must be an integer >= {lo}, got {value!r}")
-    for name in ("val_augment", "max_steps", "eval_every", "max_rows"):
-        value = hp[name]
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise GenerativeError(f"{name} must be a positive integer or None, got {value!r}")
-    if not 0 <= hp["val_fraction"] < 1:
-        raise GenerativeError(f"val_fraction must be in [0, 1), got {hp['val_fraction']!r}")
-    if not 0 <= hp["prop_dropout"] <= 1:
-        raise GenerativeError(f"prop_dropout must be in [0, 1], got {hp['prop_dropout']!r}")
-    if hp["wide_gap"] is not None:
-        threshold, factor = hp["wide_gap"]
-        if not math.isfinite(threshold) or factor < 1:
-            raise GenerativeError(
-                f"wide_gap must be (finite threshold in eV, integer factor >= 1), got {hp['wide_gap']}")
+    config = TrainConfig.from_dict(payload["config"])
+    return _run(config, session, data if data is not None else payload["data"],
+                out if out is not None else payload["out"], state, resume=payload)
 
 
 def _split(frame, val_fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -230,45 +152,45 @@ def _fingerprint(seqs: list[np.ndarray], values, present) -> str:
     return h.hexdigest()[:24]
 
 
-def _run(hp: dict, session: dict, out, state_path, resume: dict | None) -> "Bundle":
+def _run(config: TrainConfig, session: Session, data: str | Path, out, state_path,
+         resume: dict | None) -> "Bundle":
     import torch
 
     from generative.checkpoint import new_bundle, save, save_training_state
     from generative.data import load_strings, reorderings
 
-    if session["threads"]:
-        torch.set_num_threads(session["threads"])
-    progress = session["progress"]
+    if session.threads:
+        torch.set_num_threads(session.threads)
+    progress = session.progress
     if state_path is None and out is not None:
         state_path = Path(out).with_suffix(".resume.pt")
     t_start = time.time()
-    seed = hp["seed"]
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
 
-    data = hp["data"]
-    frame = load_strings(data, hp["properties"], cache_dir=session["cache_dir"], workers=session["workers"],
+    data = str(data)
+    frame = load_strings(data, config.properties, cache_dir=session.cache_dir, workers=session.workers,
                          progress=progress)
     t_data = time.time() - t_start
-    if hp["max_rows"] is not None:
-        frame = frame.iloc[: hp["max_rows"]]
+    if config.max_rows is not None:
+        frame = frame.iloc[: config.max_rows]
     prop_names = list(frame.attrs["properties"])
     n_crystals = len(frame)
     if n_crystals < 2:
         raise GenerativeError(f"{data}: only {n_crystals} usable crystal(s); need at least 2")
-    val_idx, train_idx = _split(frame, hp["val_fraction"], rng)
+    val_idx, train_idx = _split(frame, config.val_fraction, rng)
     if len(train_idx) == 0:
         raise GenerativeError(f"{data}: no crystal is in the training split")
 
     init = None
-    if resume is None and hp.get("init_from"):
+    if resume is None and config.init_from:
         from generative.checkpoint import load_model
 
-        init = load_model(hp["init_from"])
-        if init.properties != prop_names or init.tokenizer.max_atoms != hp["max_atoms"]:
-            raise GenerativeError(f"cannot continue {hp['init_from']!r}: it has properties {init.properties} and "
+        init = load_model(config.init_from)
+        if init.properties != prop_names or init.tokenizer.max_atoms != config.max_atoms:
+            raise GenerativeError(f"cannot continue {config.init_from!r}: it has properties {init.properties} and "
                                   f"{init.tokenizer.max_atoms} atoms at most, the data {prop_names} and "
-                                  f"{hp['max_atoms']}")
+                                  f"{config.max_atoms}")
     if resume is not None:
         scaling = {k: tuple(v) for k, v in resume["scaling"].items()}
     elif init is not None:
@@ -281,16 +203,17 @@ def _run(hp: dict, session: dict, out, state_path, resume: dict | None) -> "Bund
             if len(col) == 0:
                 raise GenerativeError(f"property {name!r} has no values in the training split")
             scaling[name] = (float(col.mean()), float(max(col.std(), 1e-6)))
-    bundle = new_bundle(prop_names, scaling, max_atoms=hp["max_atoms"], n_layer=hp["n_layer"], n_head=hp["n_head"],
-                        n_embd=hp["n_embd"], block_size=hp["block_size"], dropout=hp["dropout"])
+    bundle = new_bundle(prop_names, scaling, max_atoms=config.max_atoms, n_layer=config.n_layer,
+                        n_head=config.n_head, n_embd=config.n_embd, block_size=config.block_size,
+                        dropout=config.dropout)
     model, tok = bundle.model, bundle.tokenizer
     if init is not None:
         model.load_state_dict(init.model.state_dict())
     gaps = frame["band_gap"].to_numpy(dtype=float) if "band_gap" in frame.columns else np.full(n_crystals, np.nan)
 
     def orderings_of(r: int, base: int) -> int:
-        if hp["wide_gap"] is not None and gaps[r] >= hp["wide_gap"][0]:
-            return base * int(hp["wide_gap"][1])
+        if config.wide_gap is not None and gaps[r] >= config.wide_gap[0]:
+            return base * config.wide_gap[1]
         return base
 
     def build(indices, base):
@@ -314,25 +237,25 @@ def _run(hp: dict, session: dict, out, state_path, resume: dict | None) -> "Bund
         present = np.isfinite(vals)
         return seqs, torch.tensor(np.nan_to_num(vals), dtype=torch.float32), torch.tensor(present), skipped
 
-    tr_seqs, tr_vals, tr_present, tr_skip = build(train_idx, hp["augment"])
-    va_seqs, va_vals, va_present, va_skip = build(val_idx, hp["val_augment"] or hp["augment"])
+    tr_seqs, tr_vals, tr_present, tr_skip = build(train_idx, config.augment)
+    va_seqs, va_vals, va_present, va_skip = build(val_idx, config.val_augment or config.augment)
     if not tr_seqs:
         raise GenerativeError("no training string fits the vocabulary and length limit")
     fingerprint = _fingerprint(tr_seqs + va_seqs, torch.cat([tr_vals, va_vals]), torch.cat([tr_present, va_present]))
     lengths = np.array([len(s) for s in tr_seqs])
-    batch_size = hp["batch_size"]
+    batch_size = config.batch_size
     steps_per_epoch = math.ceil(len(tr_seqs) / batch_size)
-    total_steps = hp["epochs"] * steps_per_epoch
-    if hp["max_steps"] is not None:
-        total_steps = min(hp["max_steps"], total_steps)
-    eval_every = hp["eval_every"] or steps_per_epoch
-    checkpoint_every = session["checkpoint_every"] or eval_every
+    total_steps = config.epochs * steps_per_epoch
+    if config.max_steps is not None:
+        total_steps = min(config.max_steps, total_steps)
+    eval_every = config.eval_every or steps_per_epoch
+    checkpoint_every = session.checkpoint_every or eval_every
     warmup = min(200, max(1, total_steps // 10))
-    lr, patience, prop_dropout = hp["lr"], hp["patience"], hp["prop_dropout"]
+    lr, patience, prop_dropout = config.lr, config.patience, config.prop_dropout
 
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "pos_emb" not in n]
     no_decay = [p for n, p in model.named_parameters() if p.dim() < 2 or "pos_emb" in n]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": hp["weight_decay"]},
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.95))
 
     def lr_at(step):
@@ -363,7 +286,7 @@ def _run(hp: dict, session: dict, out, state_path, resume: dict | None) -> "Bund
             "n_val_crystals": len(val_idx), "n_train_sequences": len(tr_seqs), "n_val_sequences": len(va_seqs),
             "skipped_sequences": tr_skip + va_skip,
             "encode_failures": {str(k): int(v) for k, v in frame.attrs.get("failures", {}).items()},
-            "hyperparameters": dict(hp, eval_every=eval_every, total_steps=total_steps),
+            "config": config.to_dict(), "eval_every": eval_every, "total_steps": total_steps,
             "n_params": model.n_params(), "steps": run["step"], "history": list(run["history"]),
             "best_val_loss": None if run["best"] == math.inf else round(run["best"], 4),
             "best_step": run["best_step"], "data_seconds": round(t_data, 1),
@@ -376,7 +299,7 @@ def _run(hp: dict, session: dict, out, state_path, resume: dict | None) -> "Bund
             return
         same = best_state is not None and run["best_step"] == run["step"]
         save_training_state(state_path, {
-            "hyperparameters": hp, "scaling": {k: list(v) for k, v in scaling.items()},
+            "config": config.to_dict(), "data": data, "scaling": {k: list(v) for k, v in scaling.items()},
             "out": str(out) if out else None,
             "fingerprint": fingerprint, "model": model.state_dict(), "optimizer": opt.state_dict(),
             "best_model": None if same or best_state is None else best_state, "run": dict(run),
@@ -439,11 +362,11 @@ def _run(hp: dict, session: dict, out, state_path, resume: dict | None) -> "Bund
             if step >= total_steps and not stop:
                 stop = "step budget reached"
             finished = bool(stop)
-            limit = session["time_limit"]
+            limit = session.time_limit
             if not stop and limit is not None and time.time() - t_session > limit * 60:
                 stop = f"session time limit of {limit} min reached (resumable)"
-            if not stop and session["run_steps"] is not None and session_steps >= session["run_steps"]:
-                stop = f"session step limit of {session['run_steps']} reached (resumable)"
+            if not stop and session.run_steps is not None and session_steps >= session.run_steps:
+                stop = f"session step limit of {session.run_steps} reached (resumable)"
             if stop or step % checkpoint_every == 0:
                 write_state(stop, finished)
             if stop:

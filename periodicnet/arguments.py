@@ -16,7 +16,7 @@ from typing import Callable
 from periodicnet.errors import ArgumentError, SlicesError
 from periodicnet.limits import MAX_SEED
 
-__all__ = ["ArgumentError", "check_count", "check_seed", "check_time_limit", "cli_type"]
+__all__ = ["ArgumentError", "check_count", "check_number", "check_seed", "check_time_limit", "cli_type"]
 
 
 def check_seed(value: object, name: str = "seed") -> int:
@@ -47,6 +47,23 @@ def check_count(value: object, name: str, minimum: int = 1) -> int:
     value = int(value)
     if value < minimum:
         raise ArgumentError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def check_number(value: object, name: str, *, minimum: float | None = None, maximum: float | None = None,
+                 above: float | None = None, below: float | None = None, optional: bool = False) -> float | None:
+    """A finite real number within the bounds given: ``minimum``/``maximum`` inclusive, ``above``/``below``
+    exclusive (None when ``optional`` and the value is None)."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+        kind = "a finite number or None" if optional else "a finite number"
+        raise ArgumentError(f"{name} must be {kind}, got {value!r}")
+    value = float(value)
+    for bound, sign, holds in ((minimum, ">=", float.__ge__), (maximum, "<=", float.__le__),
+                               (above, ">", float.__gt__), (below, "<", float.__lt__)):
+        if bound is not None and not holds(value, float(bound)):
+            raise ArgumentError(f"{name} must be {sign} {bound}, got {value}")
     return value
 
 

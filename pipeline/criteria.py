@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from periodicnet.arguments import check_number
 from periodicnet.errors import ArgumentError
-from pipeline.options import check_number
 
 GAP_PREDICTORS = {"composition": "band_gap_composition", "megnet": "band_gap"}
 """Band-gap predictor name -> the candidate-table column a band-gap target is checked against."""
@@ -41,11 +41,11 @@ class Criteria:
     train_data: str | os.PathLike | None = "default"
 
     def __post_init__(self) -> None:
-        check_number("band_gap target", self.band_gap, minimum=0)
-        check_number("formation_energy target", self.formation_energy)
+        check_number(self.band_gap, "band_gap target", minimum=0, optional=True)
+        check_number(self.formation_energy, "formation_energy target", optional=True)
         for name in ("gap_tolerance", "eform_tolerance"):
-            check_number(name, getattr(self, name), minimum=0, optional=False)
-        check_number("max_e_hull", self.max_e_hull, minimum=0)
+            check_number(getattr(self, name), name, minimum=0)
+        check_number(self.max_e_hull, "max_e_hull", minimum=0, optional=True)
         if self.gap_predictor not in GAP_PREDICTORS:
             raise ArgumentError(f"gap_predictor must be one of {sorted(GAP_PREDICTORS)}, got {self.gap_predictor!r}")
         for name in ("require_topology", "known_materials"):

@@ -10,38 +10,33 @@ before any work starts.
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
+import inspect
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from periodicnet.arguments import check_count, check_seed, check_time_limit
+from generative import sample
+from periodicnet.arguments import check_count, check_number, check_seed, check_time_limit
 from periodicnet.errors import ArgumentError
 from periodicnet.limits import CANDIDATE_TIME_LIMIT
 
 
-def check_number(name: str, value: object, *, minimum: float | None = None, strict: bool = False,
-                  optional: bool = True) -> None:
-    """A finite real number (None allowed when ``optional``), at least (or, ``strict``, above) ``minimum``."""
-    if value is None and optional:
-        return
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
-        raise ArgumentError(f"{name} must be a finite number, got {value!r}")
-    if minimum is not None and (value <= minimum if strict else value < minimum):
-        raise ArgumentError(f"{name} must be {'>' if strict else '>='} {minimum}, got {value}")
-
-
-def default_of(cls: type, name: str) -> Any:
-    """The default value of field ``name`` of the dataclass ``cls`` (what the command line shows and uses)."""
-    for f in dataclasses.fields(cls):
+def default_of(owner: Any, name: str) -> Any:
+    """The default of ``name``: a field of the dataclass ``owner`` or a parameter of the function ``owner`` (what
+    the command line shows and uses, so each default is written once, where the option is defined)."""
+    if not dataclasses.is_dataclass(owner):
+        default = inspect.signature(owner).parameters[name].default
+        if default is inspect.Parameter.empty:
+            raise KeyError(f"{owner.__qualname__} has no parameter {name!r} with a default")
+        return default
+    for f in dataclasses.fields(owner):
         if f.name == name:
             if f.default is not dataclasses.MISSING:
                 return f.default
             if f.default_factory is not dataclasses.MISSING:
                 return f.default_factory()
-    raise KeyError(f"{cls.__name__} has no field {name!r} with a default")
+    raise KeyError(f"{owner.__name__} has no field {name!r} with a default")
 
 
 @dataclass(frozen=True)
@@ -58,8 +53,8 @@ class Sampling:
     n: int = 100
     band_gap: float | None = None
     formation_energy: float | None = None
-    temperature: float = 1.0
-    guidance: float = 1.0
+    temperature: float = default_of(sample, "temperature")
+    guidance: float = default_of(sample, "guidance")
     elements: tuple[str, ...] | None = None
     max_atoms: int | None = None
     valid_composition: bool = True
@@ -77,10 +72,10 @@ class Sampling:
             object.__setattr__(self, "n", len(self.strings))
         else:
             object.__setattr__(self, "n", check_count(self.n, "n (candidates to sample)"))
-        check_number("band_gap target", self.band_gap, minimum=0)
-        check_number("formation_energy target", self.formation_energy)
-        check_number("temperature", self.temperature, minimum=0, strict=True, optional=False)
-        check_number("guidance", self.guidance, minimum=0, optional=False)
+        check_number(self.band_gap, "band_gap target", minimum=0, optional=True)
+        check_number(self.formation_energy, "formation_energy target", optional=True)
+        check_number(self.temperature, "temperature", above=0)
+        check_number(self.guidance, "guidance", minimum=0)
         if self.elements is not None:
             if isinstance(self.elements, str):
                 raise ArgumentError(f"elements must be a list of element symbols, got the string {self.elements!r}")

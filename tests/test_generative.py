@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 import generative  # noqa: E402
-from generative import GenerativeError  # noqa: E402
+from generative import GenerativeError, Session, TrainConfig  # noqa: E402
 from generative.checkpoint import DEFAULT_MODEL, load_model, new_bundle, save  # noqa: E402
 from generative.data import reorderings  # noqa: E402
 from generative.sampling import sample  # noqa: E402
@@ -23,6 +23,7 @@ from slices.graph import parse  # noqa: E402
 from shared_paths import SHARED_DATA as SHARED  # noqa: E402
 REFERENCE = SHARED / "slices_reference" / "mp20_nonmetal_slices_1432.csv.gz"
 SCALING = {"band_gap": (0.8, 1.5), "formation_energy": (-1.2, 1.0)}
+QUIET = Session(progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -167,8 +168,9 @@ def _tiny_csv(tmp_path, strings, n=8):
 def test_tiny_training_lowers_the_loss_and_writes_a_usable_checkpoint(tmp_path, reference_strings):
     path = _tiny_csv(tmp_path, reference_strings)
     out = tmp_path / "m.pt"
-    bundle = generative.train(path, out, max_steps=40, eval_every=10, n_layer=1, n_head=2, n_embd=32,
-                              batch_size=8, augment=2, val_fraction=0.25, lr=3e-3, patience=10, progress=False)
+    config = TrainConfig(max_steps=40, eval_every=10, n_layer=1, n_head=2, n_embd=32, batch_size=8, augment=2,
+                         val_fraction=0.25, lr=3e-3, patience=10)
+    bundle = generative.train(config, QUIET, data=path, out=out)
     history = bundle.info["history"]
     initial = math.log(len(bundle.tokenizer))  # a near-uniform model's per-token loss
     assert history[0]["val_loss"] < initial
@@ -181,9 +183,9 @@ def test_tiny_training_lowers_the_loss_and_writes_a_usable_checkpoint(tmp_path, 
 
 def test_training_is_deterministic(tmp_path, reference_strings):
     path = _tiny_csv(tmp_path, reference_strings, 6)
-    kw = dict(max_steps=6, n_layer=1, n_head=2, n_embd=32, batch_size=4, augment=2, progress=False, seed=3)
-    a = generative.train(path, None, **kw).model.state_dict()
-    b = generative.train(path, None, **kw).model.state_dict()
+    config = TrainConfig(max_steps=6, n_layer=1, n_head=2, n_embd=32, batch_size=4, augment=2, seed=3)
+    a = generative.train(config, QUIET, data=path).model.state_dict()
+    b = generative.train(config, QUIET, data=path).model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
@@ -210,18 +212,18 @@ def test_property_the_model_does_not_know():
 def test_unknown_property_name_in_training(tmp_path, reference_strings):
     path = _tiny_csv(tmp_path, reference_strings)
     with pytest.raises(GenerativeError, match="unknown property 'density'"):
-        generative.train(path, None, properties={"density": "band_gap"}, max_steps=1, progress=False)
+        generative.train(TrainConfig(properties={"density": "band_gap"}, max_steps=1), QUIET, data=path)
     with pytest.raises(GenerativeError, match="column 'gap'"):
-        generative.train(path, None, properties={"band_gap": "gap"}, max_steps=1, progress=False)
+        generative.train(TrainConfig(properties={"band_gap": "gap"}, max_steps=1), QUIET, data=path)
 
 
 def test_bad_training_data(tmp_path):
     with pytest.raises(GenerativeError, match="does not exist"):
-        generative.train(tmp_path / "missing.csv", None, progress=False)
+        generative.train(TrainConfig(), QUIET, data=tmp_path / "missing.csv")
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"formula": ["NaCl"]}).to_csv(bad, index=False)
     with pytest.raises(GenerativeError, match="neither a 'cif' nor a 'slices' column"):
-        generative.train(bad, None, progress=False)
+        generative.train(TrainConfig(), QUIET, data=bad)
 
 
 def test_corrupt_and_missing_checkpoints(tmp_path, random_model):

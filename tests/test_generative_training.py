@@ -3,6 +3,7 @@ builder's pieces, and bad input."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 import generative  # noqa: E402
-from generative import GenerativeError  # noqa: E402
+from generative import GenerativeError, Session, TrainConfig  # noqa: E402
 from generative.checkpoint import load_model, load_training_state  # noqa: E402
 from generative.data import encode_cifs, load_strings  # noqa: E402
 from generative.dataset import Source, source_properties, dev_structure_matches, n_atoms_of  # noqa: E402
@@ -21,8 +22,14 @@ from generative.train import resume_training  # noqa: E402
 
 from shared_paths import SHARED_DATA as SHARED  # noqa: E402
 REFERENCE = SHARED / "slices_reference" / "mp20_nonmetal_slices_1432.csv.gz"
-TINY = dict(n_layer=1, n_head=2, n_embd=32, batch_size=4, augment=2, val_fraction=0.25, progress=False, seed=3,
-            patience=10, eval_every=4, lr=3e-3)
+TINY = TrainConfig(n_layer=1, n_head=2, n_embd=32, batch_size=4, augment=2, val_fraction=0.25, seed=3, patience=10,
+                   eval_every=4, lr=3e-3)
+QUIET = Session(progress=False)
+
+
+def fit(data: Path, out: Path | None = None, session: Session = QUIET, **changes):
+    """Train :data:`TINY` with ``changes`` on ``data``."""
+    return generative.train(dataclasses.replace(TINY, **changes), session, data=data, out=out)
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +50,14 @@ def _same_weights(a, b) -> bool:
 # ----- resumable training -----
 @pytest.mark.parametrize("first_session", [5, 6])  # 6 steps = one epoch here: stop mid-epoch and at its end
 def test_resumed_run_equals_an_uninterrupted_one(tmp_path, tiny_csv, first_session):
-    whole = generative.train(tiny_csv, tmp_path / "whole.pt", max_steps=14, **TINY)
-    part = generative.train(tiny_csv, tmp_path / "cut.pt", max_steps=14, run_steps=first_session, **TINY)
+    whole = fit(tiny_csv, tmp_path / "whole.pt", max_steps=14)
+    part = fit(tiny_csv, tmp_path / "cut.pt", Session(progress=False, run_steps=first_session), max_steps=14)
     assert part.info["steps"] == first_session and "resumable" in part.info["stop_reason"]
     assert not _same_weights(whole, part)  # the cut run really stopped early
     state = load_training_state(tmp_path / "cut.resume.pt")
     assert state["run"]["step"] == first_session and not state["finished"]
     assert state["optimizer"]["state"], "optimiser moments are saved"
-    resumed = resume_training(tmp_path / "cut.resume.pt")
+    resumed = resume_training(tmp_path / "cut.resume.pt", QUIET)
     assert resumed.info["steps"] == 14 and resumed.info["sessions"] == 2
     losses = [[(h["step"], h["train_loss"], h["val_loss"]) for h in b.info["history"]] for b in (whole, resumed)]
     assert losses[0] == losses[1] and len(losses[0]) == 4
@@ -59,7 +66,7 @@ def test_resumed_run_equals_an_uninterrupted_one(tmp_path, tiny_csv, first_sessi
 
 
 def test_optimiser_state_is_restored_not_reinitialised(tmp_path, tiny_csv):
-    generative.train(tiny_csv, tmp_path / "m.pt", max_steps=10, run_steps=4, **TINY)
+    fit(tiny_csv, tmp_path / "m.pt", Session(progress=False, run_steps=4), max_steps=10)
     saved = load_training_state(tmp_path / "m.resume.pt")
     moments = {k: v["exp_avg"].clone() for k, v in saved["optimizer"]["state"].items()}
     assert all(float(m.abs().sum()) > 0 for m in moments.values())
@@ -67,31 +74,31 @@ def test_optimiser_state_is_restored_not_reinitialised(tmp_path, tiny_csv):
 
 
 def test_finished_run_cannot_be_resumed(tmp_path, tiny_csv):
-    generative.train(tiny_csv, tmp_path / "m.pt", max_steps=4, **TINY)
+    fit(tiny_csv, tmp_path / "m.pt", max_steps=4)
     assert load_training_state(tmp_path / "m.resume.pt")["finished"]
     with pytest.raises(GenerativeError, match="already finished"):
-        resume_training(tmp_path / "m.resume.pt")
+        resume_training(tmp_path / "m.resume.pt", QUIET)
 
 
 def test_resume_refuses_different_data(tmp_path, tiny_csv):
-    generative.train(tiny_csv, tmp_path / "m.pt", max_steps=10, run_steps=3, **TINY)
+    fit(tiny_csv, tmp_path / "m.pt", Session(progress=False, run_steps=3), max_steps=10)
     frame = pd.read_csv(tiny_csv)
     frame.loc[0, "band_gap"] = 9.0
     other = tmp_path / "other.csv"
     frame.to_csv(other, index=False)
     with pytest.raises(GenerativeError, match="data differ"):
-        resume_training(tmp_path / "m.resume.pt", data=other)
+        resume_training(tmp_path / "m.resume.pt", QUIET, data=other)
 
 
 def test_weights_file_is_not_a_training_state(tmp_path, tiny_csv):
-    generative.train(tiny_csv, tmp_path / "m.pt", max_steps=4, **TINY)
+    fit(tiny_csv, tmp_path / "m.pt", max_steps=4)
     with pytest.raises(GenerativeError, match="weights-only"):
-        resume_training(tmp_path / "m.pt")
+        resume_training(tmp_path / "m.pt", QUIET)
     with pytest.raises(GenerativeError, match="does not exist"):
-        resume_training(tmp_path / "missing.resume.pt")
+        resume_training(tmp_path / "missing.resume.pt", QUIET)
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(GenerativeError, match="not readable"):
-        resume_training(tmp_path / "junk.pt")
+        resume_training(tmp_path / "junk.pt", QUIET)
 
 
 def test_split_column_fixes_the_validation_crystals(tmp_path, tiny_csv):
@@ -99,18 +106,17 @@ def test_split_column_fixes_the_validation_crystals(tmp_path, tiny_csv):
     frame["split"] = ["val" if k < 3 else "train" for k in range(len(frame))]
     path = tmp_path / "split.csv"
     frame.to_csv(path, index=False)
-    bundle = generative.train(path, None, max_steps=2, **dict(TINY, augment=1))
+    bundle = fit(path, max_steps=2, augment=1)
     assert bundle.info["n_val_crystals"] == 3 and bundle.info["n_train_crystals"] == len(frame) - 3
     frame["split"] = "test"
     frame.to_csv(path, index=False)
     with pytest.raises(GenerativeError, match="split column"):
-        generative.train(path, None, max_steps=2, **TINY)
+        fit(path, max_steps=2)
 
 
 def test_wide_gap_crystals_get_more_orderings(tmp_path, tiny_csv):
-    kw = dict(TINY, augment=2, val_fraction=0.0)
-    plain = generative.train(tiny_csv, None, max_steps=1, **kw)
-    boosted = generative.train(tiny_csv, None, max_steps=1, wide_gap=(2.0, 3), **kw)
+    plain = fit(tiny_csv, max_steps=1, augment=2, val_fraction=0.0)
+    boosted = fit(tiny_csv, max_steps=1, augment=2, val_fraction=0.0, wide_gap=(2.0, 3))
     gaps = pd.read_csv(tiny_csv)["band_gap"]
     n_wide = int((gaps >= 2.0).sum())
     assert n_wide > 0
@@ -121,9 +127,9 @@ def test_wide_gap_crystals_get_more_orderings(tmp_path, tiny_csv):
 
 def test_bad_training_options(tiny_csv):
     with pytest.raises(GenerativeError, match="val_augment"):
-        generative.train(tiny_csv, None, val_augment=0, **{k: v for k, v in TINY.items()})
+        fit(tiny_csv, val_augment=0)
     with pytest.raises(GenerativeError, match="wide_gap"):
-        generative.train(tiny_csv, None, wide_gap=(float("nan"), 2), **TINY)
+        fit(tiny_csv, wide_gap=(float("nan"), 2))
 
 
 # ----- data loading and the training-set builder -----
@@ -185,14 +191,13 @@ def test_dev_structure_match_finds_a_copied_crystal_and_not_another():
 
 
 def test_init_from_continues_a_trained_model(tmp_path, tiny_csv):
-    first = generative.train(tiny_csv, tmp_path / "first.pt", max_steps=6, **TINY)
+    first = fit(tiny_csv, tmp_path / "first.pt", max_steps=6)
     # architecture options are taken from the model being continued, whatever is passed
-    second = generative.train(tiny_csv, None, max_steps=1, init_from=tmp_path / "first.pt",
-                              **dict(TINY, n_layer=3, n_embd=64, lr=1e-9))
+    second = fit(tiny_csv, max_steps=1, init_from=tmp_path / "first.pt", n_layer=3, n_embd=64, lr=1e-9)
     assert second.model.cfg == first.model.cfg and second.scaling == first.scaling
     a, b = first.model.state_dict(), second.model.state_dict()
     assert max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-4  # started from first's weights (tiny lr)
-    fresh = generative.train(tiny_csv, None, max_steps=1, **dict(TINY, lr=1e-9))
+    fresh = fit(tiny_csv, max_steps=1, lr=1e-9)
     assert max(float((a[k] - fresh.model.state_dict()[k]).abs().max()) for k in a) > 1e-3
 
 
@@ -200,9 +205,9 @@ def test_init_from_refuses_a_model_with_other_properties(tmp_path, tiny_csv):
     frame = pd.read_csv(tiny_csv).drop(columns=["eform"])
     path = tmp_path / "gap_only.csv"
     frame.to_csv(path, index=False)
-    generative.train(tiny_csv, tmp_path / "both.pt", max_steps=2, **TINY)
+    fit(tiny_csv, tmp_path / "both.pt", max_steps=2)
     with pytest.raises(GenerativeError, match="cannot continue"):
-        generative.train(path, None, max_steps=1, init_from=tmp_path / "both.pt", **TINY)
+        fit(path, max_steps=1, init_from=tmp_path / "both.pt")
 
 
 def test_build_deduplicates_excludes_dev_and_fills_properties(tmp_path):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
+from generative import Session, TrainConfig, sample
 from periodicnet.arguments import check_seed, cli_type
+from pipeline.options import default_of
 
 _seed = cli_type(check_seed, whole=True, name="the seed")
 
@@ -30,13 +33,6 @@ examples:
   slices train --resume model.resume.pt --time-limit 60        # continue a run, one more hour
 """
 
-# model, data and schedule options: fixed for a run, so they are refused together with --resume
-RUN_OPTIONS = {
-    "data": None, "epochs": 20, "max_steps": None, "patience": 3, "eval_every": None, "val_fraction": 0.1,
-    "augment": 4, "val_augment": None, "wide_gap": None, "n_layer": 4, "n_head": 4, "n_embd": 128, "dropout": 0.1,
-    "prop_dropout": 0.3, "batch_size": 32, "lr": 1e-3, "max_atoms": 20, "seed": 0, "init_from": None,
-}
-
 SAMPLE_HELP = """\
 Sample new SLICES strings from the generative model, one per line. Every string parses and describes a
 connected, 3D-periodic bond network (the sampler masks every token that would break that).
@@ -52,58 +48,76 @@ examples:
 """
 
 
+def _run_default(name: str) -> str:
+    """``(default X)`` for a :class:`~generative.config.TrainConfig` field, as the help shows it."""
+    return f"(default {default_of(TrainConfig, name)})"
+
+
 def register(subparsers) -> None:
     """Add the ``train`` and ``sample`` subcommands."""
     fmt = argparse.RawDescriptionHelpFormatter
     t = subparsers.add_parser("train", help="train the generative model", description=TRAIN_HELP,
                               formatter_class=fmt)
-    t.add_argument("--data", default=None,
-                   help="CSV with a cif (or slices) column and property columns (default: mp20/train_pool.csv.gz in "
-                        "the shared data folder, $SLICES_SHARED_DATA or ../shared/data)")
-    t.add_argument("--out", default=None,
-                   help="weights file to write (one file, e.g. model.pt); required unless --resume")
-    t.add_argument("--resume", default=None, metavar="STATE",
-                   help="continue the run saved in this training-state file (.resume.pt)")
-    t.add_argument("--state", default=None, help="training-state file to write (default: --out, suffix .resume.pt)")
-    t.add_argument("--epochs", type=int, default=None, help="length of the schedule in passes over the (augmented) "
-                   "training set (default 20)")
-    t.add_argument("--max-steps", type=int, default=None, help="length of the schedule in optimiser steps, if shorter")
-    t.add_argument("--time-limit", type=float, default=None, metavar="MIN",
-                   help="end this session after MIN minutes of training (resumable; the schedule is unchanged)")
-    t.add_argument("--run-steps", type=int, default=None,
-                   help="end this session after this many steps (resumable; the schedule is unchanged)")
-    t.add_argument("--checkpoint-every", type=int, default=None, metavar="STEPS",
-                   help="write the training state every STEPS steps (default: at each evaluation)")
-    t.add_argument("--patience", type=int, default=None,
-                   help="early stopping: evaluations without a better validation loss (default 3)")
-    t.add_argument("--eval-every", type=int, default=None, metavar="STEPS",
-                   help="evaluate the validation loss every STEPS steps (default once per epoch)")
-    t.add_argument("--val-fraction", type=float, default=None, help="share of crystals held out when the data has "
-                   "no split column (default 0.1)")
-    t.add_argument("--augment", type=int, default=None,
-                   help="atom orderings per crystal, the canonical string included (default 4)")
-    t.add_argument("--val-augment", type=int, default=None,
-                   help="atom orderings per validation crystal (default: as --augment)")
-    t.add_argument("--wide-gap", type=float, nargs=2, default=None, metavar=("EV", "FACTOR"),
-                   help="crystals with a band gap >= EV get FACTOR times as many orderings (oversampling)")
-    t.add_argument("--n-layer", type=int, default=None, help="transformer blocks (default 4)")
-    t.add_argument("--n-head", type=int, default=None, help="attention heads (default 4)")
-    t.add_argument("--n-embd", type=int, default=None, help="model width (default 128)")
-    t.add_argument("--dropout", type=float, default=None, help="dropout (default 0.1)")
-    t.add_argument("--prop-dropout", type=float, default=None,
-                   help="chance to hide each property in training, teaching unconditioned sampling (default 0.3)")
-    t.add_argument("--batch-size", type=int, default=None, help="sequences per step (default 32)")
-    t.add_argument("--lr", type=float, default=None, help="peak learning rate (default 1e-3, cosine decay)")
-    t.add_argument("--max-atoms", type=int, default=None, help="largest cell the vocabulary can write (default 20)")
-    t.add_argument("--seed", type=_seed, default=None, help="random seed (default 0)")
-    t.add_argument("--init-from", default=None, metavar="MODEL",
-                   help="start from this trained model's weights (continued training; its architecture and "
-                        "property scaling are kept)")
-    t.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
-    t.add_argument("--workers", type=int, default=1, help="processes for encoding CIFs (at most 2; default 1)")
-    t.add_argument("--cache-dir", default=None,
-                   help="where encoded strings are cached (default $SLICES_CACHE_DIR or ~/.cache/crystal-slices)")
-    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    files = t.add_argument_group("files")
+    files.add_argument("--data", default=None,
+                       help="CSV with a cif (or slices) column and property columns (default: mp20/train_pool.csv.gz "
+                            "in the shared data folder, $SLICES_SHARED_DATA or ../shared/data)")
+    files.add_argument("--out", default=None,
+                       help="weights file to write (one file, e.g. model.pt); required unless --resume")
+    files.add_argument("--resume", default=None, metavar="STATE",
+                       help="continue the run saved in this training-state file (.resume.pt)")
+    files.add_argument("--state", default=None,
+                       help="training-state file to write (default: --out, suffix .resume.pt)")
+    files.add_argument("--init-from", default=None, metavar="MODEL",
+                       help="start from this trained model's weights (continued training; its architecture and "
+                            "property scaling are kept)")
+    # the run: TrainConfig fields. Their parser default is None, so that a value given with --resume is noticed;
+    # the real defaults are the fields' own (shown in the help).
+    run = t.add_argument_group("the run (fixed for a run: taken from the state file on --resume)")
+    run.add_argument("--epochs", type=int, help="length of the schedule in passes over the (augmented) training "
+                     f"set {_run_default('epochs')}")
+    run.add_argument("--max-steps", type=int, help="length of the schedule in optimiser steps, if shorter")
+    run.add_argument("--patience", type=int, help="early stopping: evaluations without a better validation loss "
+                     f"{_run_default('patience')}")
+    run.add_argument("--eval-every", type=int, metavar="STEPS",
+                     help="evaluate the validation loss every STEPS steps (default once per epoch)")
+    run.add_argument("--val-fraction", type=float, help="share of crystals held out when the data has no split "
+                     f"column {_run_default('val_fraction')}")
+    run.add_argument("--max-rows", type=int, help="use only the first rows of the data")
+    run.add_argument("--augment", type=int,
+                     help=f"atom orderings per crystal, the canonical string included {_run_default('augment')}")
+    run.add_argument("--val-augment", type=int, help="atom orderings per validation crystal (default: as --augment)")
+    run.add_argument("--wide-gap", type=float, nargs=2, metavar=("EV", "FACTOR"),
+                     help="crystals with a band gap >= EV get FACTOR times as many orderings (oversampling)")
+    run.add_argument("--n-layer", type=int, help=f"transformer blocks {_run_default('n_layer')}")
+    run.add_argument("--n-head", type=int, help=f"attention heads {_run_default('n_head')}")
+    run.add_argument("--n-embd", type=int, help=f"model width {_run_default('n_embd')}")
+    run.add_argument("--block-size", type=int, help="positions: property prefix + BOS + tokens "
+                     f"{_run_default('block_size')}")
+    run.add_argument("--dropout", type=float, help=f"dropout {_run_default('dropout')}")
+    run.add_argument("--prop-dropout", type=float, help="chance to hide each property in training, teaching "
+                     f"unconditioned sampling {_run_default('prop_dropout')}")
+    run.add_argument("--batch-size", type=int, help=f"sequences per step {_run_default('batch_size')}")
+    run.add_argument("--lr", type=float, help=f"peak learning rate, cosine decay {_run_default('lr')}")
+    run.add_argument("--weight-decay", type=float, help=f"AdamW weight decay {_run_default('weight_decay')}")
+    run.add_argument("--max-atoms", type=int,
+                     help=f"largest cell the vocabulary can write {_run_default('max_atoms')}")
+    run.add_argument("--seed", type=_seed, help=f"random seed {_run_default('seed')}")
+    # this session: Session fields, with their own defaults
+    here = t.add_argument_group("this session (does not change the result)")
+    here.add_argument("--time-limit", type=float, default=default_of(Session, "time_limit"), metavar="MIN",
+                      help="end this session after MIN minutes of training (resumable; the schedule is unchanged)")
+    here.add_argument("--run-steps", type=int, default=default_of(Session, "run_steps"),
+                      help="end this session after this many steps (resumable; the schedule is unchanged)")
+    here.add_argument("--checkpoint-every", type=int, default=default_of(Session, "checkpoint_every"),
+                      metavar="STEPS", help="write the training state every STEPS steps (default: at each evaluation)")
+    here.add_argument("--threads", type=int, default=default_of(Session, "threads"),
+                      help=f"torch threads (default {default_of(Session, 'threads')}: the machine is shared)")
+    here.add_argument("--workers", type=int, default=default_of(Session, "workers"),
+                      help=f"processes for encoding CIFs (default {default_of(Session, 'workers')})")
+    here.add_argument("--cache-dir", default=default_of(Session, "cache_dir"),
+                      help="where encoded strings are cached (default $SLICES_CACHE_DIR or ~/.cache/crystal-slices)")
+    here.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(handler=_train)
 
     s = subparsers.add_parser("sample", help="sample new SLICES strings", description=SAMPLE_HELP,
@@ -112,19 +126,23 @@ def register(subparsers) -> None:
     s.add_argument("--band-gap", type=float, default=None, metavar="EV", help="target band gap in eV")
     s.add_argument("--formation-energy", type=float, default=None, metavar="EV_PER_ATOM",
                    help="target formation energy in eV/atom")
-    s.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1.0)")
-    s.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance for the targets: 1 = "
-                   "plain conditioning (default), 2-3 pushes harder toward them (twice the sampling time)")
+    s.add_argument("--temperature", type=float, default=default_of(sample, "temperature"),
+                   help=f"sampling temperature (default {default_of(sample, 'temperature')})")
+    s.add_argument("--guidance", type=float, default=default_of(sample, "guidance"),
+                   help="classifier-free guidance for the targets: 1 = plain conditioning (default "
+                   f"{default_of(sample, 'guidance')}), 2-3 pushes harder toward them (twice the sampling time)")
     s.add_argument("--top-k", type=int, default=None, help="sample only among the k likeliest valid tokens")
     s.add_argument("--top-p", type=float, default=None, help="nucleus sampling threshold in (0, 1]")
-    s.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+    s.add_argument("--seed", type=_seed, default=default_of(sample, "seed"),
+                   help=f"random seed (default {default_of(sample, 'seed')})")
     s.add_argument("--canonical", action="store_true",
                    help="write canonical strings; samples whose net has no canonical form are drawn again")
     s.add_argument("--elements", nargs="+", default=None, metavar="SYMBOL",
                    help="write only these elements, e.g. --elements Li Fe P O (default: any)")
     s.add_argument("--max-atoms", type=int, default=None, metavar="N",
                    help="at most N atoms per cell (default: the model's limit, 20 for the shipped model)")
-    s.add_argument("--valid-composition", action=argparse.BooleanOptionalAction, default=False,
+    s.add_argument("--valid-composition", action=argparse.BooleanOptionalAction,
+                   default=default_of(sample, "valid_composition"),
                    help="redraw element blocks that fail the SMACT test (default: off, the model's own "
                    "distribution)")
     s.add_argument("--model", default=None, help="checkpoint file (default: the shipped model in data/model/)")
@@ -132,26 +150,33 @@ def register(subparsers) -> None:
     s.set_defaults(handler=_sample)
 
 
+def _run_options(args) -> dict:
+    """The TrainConfig fields given on the command line (the others keep the fields' defaults)."""
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
+             if getattr(args, f.name, None) is not None}
+    if "wide_gap" in given:
+        threshold, factor = given["wide_gap"]
+        given["wide_gap"] = (threshold, int(factor) if float(factor).is_integer() else factor)
+    return given
+
+
 def _train(args) -> int:
     from generative.errors import GenerativeError
     from generative.train import resume_training, train
 
-    session = dict(time_limit=args.time_limit, run_steps=args.run_steps, checkpoint_every=args.checkpoint_every,
-                   threads=args.threads, workers=args.workers, cache_dir=args.cache_dir, progress=not args.quiet)
+    session = Session(threads=args.threads, time_limit=args.time_limit, run_steps=args.run_steps,
+                      checkpoint_every=args.checkpoint_every, workers=args.workers, cache_dir=args.cache_dir,
+                      progress=not args.quiet)
+    run = _run_options(args)
     if args.resume:
-        given = [name for name in RUN_OPTIONS if name != "data" and getattr(args, name) is not None]
-        if given:
-            options = ", ".join("--" + g.replace("_", "-") for g in given)
+        if run or args.state:
+            options = ", ".join("--" + g.replace("_", "-") for g in [*run, *(["state"] if args.state else [])])
             raise GenerativeError(f"{options}: fixed by the run being resumed (they come from its state file)")
-        bundle = resume_training(args.resume, args.out, data=args.data, **session)
+        bundle = resume_training(args.resume, session, data=args.data, out=args.out)
     else:
         if args.out is None:
             raise GenerativeError("--out is required (or --resume STATE to continue a run)")
-        run = {name: getattr(args, name) if getattr(args, name) is not None else default
-               for name, default in RUN_OPTIONS.items()}
-        if run["wide_gap"] is not None:
-            run["wide_gap"] = (run["wide_gap"][0], int(run["wide_gap"][1]))
-        bundle = train(run.pop("data"), args.out, state=args.state, **run, **session)
+        bundle = train(TrainConfig(**run), session, data=args.data, out=args.out, state=args.state)
     info = bundle.info
     print(f"wrote {args.out or 'the weights file'}: {info['n_params']} parameters, {info['steps']} steps in "
           f"{info['train_minutes']} min, best validation loss {info['best_val_loss']} ({info['stop_reason']})",
@@ -162,13 +187,11 @@ def _train(args) -> int:
 def _sample(args) -> int:
     import torch
 
-    from generative.sampling import sample
-
     torch.set_num_threads(1)
-    strings = sample(args.n, band_gap=args.band_gap, formation_energy=args.formation_energy,
-                     temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
-                     model=args.model, canonical=args.canonical, guidance=args.guidance, elements=args.elements,
-                     max_atoms=args.max_atoms, valid_composition=args.valid_composition)
+    strings = sample(args.n, model=args.model, band_gap=args.band_gap, formation_energy=args.formation_energy,
+                     temperature=args.temperature, guidance=args.guidance, top_k=args.top_k, top_p=args.top_p,
+                     elements=args.elements, max_atoms=args.max_atoms, valid_composition=args.valid_composition,
+                     canonical=args.canonical, seed=args.seed)
     text = "".join(s + "\n" for s in strings)
     if args.out:
         with open(args.out, "w") as fh:
