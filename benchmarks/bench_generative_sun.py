@@ -1,6 +1,7 @@
 """S.U.N. rate and band-gap conditioning of the product: what ``slices generate`` produces, per sampling condition.
 
     python benchmarks/bench_generative_sun.py                    # n = 100 per condition, the three default ones
+    python benchmarks/bench_generative_sun.py --n 100,30,30                # fewer where the machine is busy
     python benchmarks/bench_generative_sun.py --n 20 --conditions unconditioned,band_gap=2
 
 Each condition is one call of :func:`pipeline.generate.generate` (``Sampling(n, band_gap, guidance, seed)``,
@@ -42,6 +43,18 @@ CONDITIONS = {
 }
 DEFAULT_CONDITIONS = ("unconditioned", "band_gap=2", "band_gap=2+guidance=2")
 JUDGES = {"composition": "band_gap_composition", "megnet": "band_gap"}  # band-gap predictor -> table column
+
+
+def condition_sizes(text: str, count: int) -> list[int]:
+    """The ``--n`` option as one sample size per condition: one number for all ``count`` conditions, or one each."""
+    try:
+        sizes = [int(k) for k in text.split(",")]
+    except ValueError:
+        raise ValueError(f"--n must be whole numbers, got {text!r}") from None
+    sizes = sizes * count if len(sizes) == 1 else sizes
+    if len(sizes) != count or min(sizes) < 1:
+        raise ValueError(f"--n needs one positive number or one per condition ({count}), got {text!r}")
+    return sizes
 
 
 def summarize(rows: list[dict], target: float | None) -> dict:
@@ -115,7 +128,8 @@ def table(conditions: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=100, help="samples per condition (default 100)")
+    parser.add_argument("--n", default="100", help="samples per condition: one number for all, or one per condition "
+                        "(comma-separated, e.g. 100,30,30; default 100)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--conditions", default=",".join(DEFAULT_CONDITIONS),
                         help=f"comma-separated, of {', '.join(CONDITIONS)} (default: {','.join(DEFAULT_CONDITIONS)})")
@@ -127,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [c for c in names if c not in CONDITIONS]
     if unknown:
         parser.error(f"unknown conditions {unknown}; choose from {list(CONDITIONS)}")
+    try:
+        sizes = condition_sizes(args.n, len(names))
+    except ValueError as exc:
+        parser.error(str(exc))
 
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, "1")
@@ -142,11 +160,11 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     conditions, rows_by_condition, seconds = {}, {}, {}
-    for name in names:
+    for name, n in zip(names, sizes):
         spec = CONDITIONS[name]
         start = time.perf_counter()
-        result = generate(Sampling(n=args.n, seed=args.seed, **spec), Criteria(band_gap=spec.get("band_gap")),
-                          out=Path(args.run_dir) / f"n{args.n}_seed{args.seed}" / name,
+        result = generate(Sampling(n=n, seed=args.seed, **spec), Criteria(band_gap=spec.get("band_gap")),
+                          out=Path(args.run_dir) / f"n{n}_seed{args.seed}" / name,
                           runner=Runner(workers=args.workers))
         seconds[name] = time.perf_counter() - start
         rows_by_condition[name] = result.rows
@@ -164,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": str(DEFAULT_MODEL), "model_sha256": hashlib.sha256(Path(DEFAULT_MODEL).read_bytes()).hexdigest(),
         "potential": DEFAULT_POTENTIAL,
         "decode_route": {"stages": list(DEFAULT_STAGES), "potential_fmax": POTENTIAL_SETTINGS.fmax},
-        "n": args.n, "seed": args.seed, "workers": args.workers,
+        "n": dict(zip(names, sizes)), "seed": args.seed, "workers": args.workers,
         "definition": "pipeline.metrics.sun_rate on generate()'s rows: e_above_hull <= 0.1 eV/atom on our hull "
                       "(MP formation energies + the potential's, not DFT), duplicate_of empty, novelty new or "
                       "known_composition; over all sampled strings (valid_composition sampling filter on)",

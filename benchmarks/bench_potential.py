@@ -7,7 +7,7 @@
    plus per-step cost: graph construction, model call, cell-filter overhead.
 3. Property models against the MP values of the first N dev rows: band gap (PBE fidelity) and formation energy.
 
-Usage: ``python benchmarks/bench_potential.py [--n-relax 30] [--n-props 200] [--data PATH] [--out PATH]``.
+Usage: ``python benchmarks/bench_potential.py [--n-relax 30] [--n-props 200] [--data PATH]``.
 Needs ``SLICES_MODEL_DIR`` (defaults to ``../shared/models`` next to the repository). Prints tables and writes
 JSON (default ``benchmarks/results/potential.json``).
 """

@@ -78,3 +78,11 @@ def test_baseline_is_the_unconditioned_rows_against_the_target(bench):
 def test_default_conditions_exist_and_the_results_file_is_one_name(bench):
     assert set(bench.DEFAULT_CONDITIONS) <= set(bench.CONDITIONS)
     assert bench.RESULTS.name == "generative_sun.json"
+
+
+def test_one_sample_size_for_all_conditions_or_one_each(bench):
+    assert bench.condition_sizes("100", 3) == [100, 100, 100]
+    assert bench.condition_sizes("100,30,30", 3) == [100, 30, 30]
+    for bad in ("100,30", "0", "ten", "100,-1,5"):
+        with pytest.raises(ValueError, match="--n"):
+            bench.condition_sizes(bad, 3)
