@@ -134,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--conditions", default=",".join(DEFAULT_CONDITIONS),
                         help=f"comma-separated, of {', '.join(CONDITIONS)} (default: {','.join(DEFAULT_CONDITIONS)})")
     parser.add_argument("--workers", type=int, default=2, help="decode processes (default 2)")
+    parser.add_argument("--retry-failed", action="store_true", help="decode again, on resume, the candidates whose "
+                        "worker timed out or crashed (a loaded machine), as slices generate --retry-failed does")
     parser.add_argument("--run-dir", default=str(ROOT / "benchmarks" / ".runs" / "generative_sun"),
                         help="generate's run folders, one per condition (default benchmarks/.runs/generative_sun)")
     args = parser.parse_args(argv)
@@ -165,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         result = generate(Sampling(n=n, seed=args.seed, **spec), Criteria(band_gap=spec.get("band_gap")),
                           out=Path(args.run_dir) / f"n{n}_seed{args.seed}" / name,
-                          runner=Runner(workers=args.workers))
+                          runner=Runner(workers=args.workers, retry_failed=args.retry_failed))
         seconds[name] = time.perf_counter() - start
         rows_by_condition[name] = result.rows
         conditions[name] = {"condition": spec, **summarize(result.rows, spec.get("band_gap")),
@@ -182,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": str(DEFAULT_MODEL), "model_sha256": hashlib.sha256(Path(DEFAULT_MODEL).read_bytes()).hexdigest(),
         "potential": DEFAULT_POTENTIAL,
         "decode_route": {"stages": list(DEFAULT_STAGES), "potential_fmax": POTENTIAL_SETTINGS.fmax},
-        "n": dict(zip(names, sizes)), "seed": args.seed, "workers": args.workers,
+        "n": dict(zip(names, sizes)), "seed": args.seed, "workers": args.workers, "retry_failed": args.retry_failed,
         "definition": "pipeline.metrics.sun_rate on generate()'s rows: e_above_hull <= 0.1 eV/atom on our hull "
                       "(MP formation energies + the potential's, not DFT), duplicate_of empty, novelty new or "
                       "known_composition; over all sampled strings (valid_composition sampling filter on)",
