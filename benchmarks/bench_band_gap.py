@@ -28,6 +28,7 @@ import warnings
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results" / "band_gap_predictors.json"
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 if not os.environ.get("SLICES_MODEL_DIR") and (REPO.parent / "shared" / "models").is_dir():
@@ -123,8 +124,7 @@ def print_table(name: str, scores: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "band_gap_predictors.json")
-    args = parser.parse_args()
+    parser.parse_args()
     import torch
 
     from screening.gap_model import load_gap_model
@@ -146,9 +146,8 @@ def main() -> None:
         result["sets"][name] = {"file": relative, "n": int(len(truth)), "seconds_per_crystal": seconds,
                                 "left_out_elements_unknown_to_composition_model": left_out, "predictors": scores}
         print_table(f"{name} ({len(truth)} crystals with an MP gap)", scores)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"\nwrote {args.out}")
+    RESULTS.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"\nwrote {RESULTS}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 encodable fraction of the larger-cell and framework dev sets with and without contacts, and the time to
 canonicalise 500- and 1,000-atom cells.
 
-    python benchmarks/bench_codec.py [--data ../shared/data] [--n 1000] [--repeats 3]
+    python benchmarks/bench_codec.py [--data SHARED_DATA] [--n 1000] [--repeats 3]
 
 Prints a table and writes benchmarks/results/codec.json. Run with OMP_NUM_THREADS=1 for one-core numbers.
 """
@@ -29,7 +29,6 @@ from slices.graph import SlicesGraph
 from slices.transforms import permute_atoms, supercell
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_DATA = HERE.parents[1] / "shared" / "data"
 
 
 def load_structures(path: Path, n: int) -> tuple[pd.DataFrame, list[Structure]]:
@@ -177,11 +176,15 @@ def large_cell_times(data: Path, repeats: int, seed: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=None, help="the shared data folder (default: $SLICES_SHARED_DATA)")
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if args.data is None:
+        from periodicnet.resources import shared_data_dir
+
+        args.data = shared_data_dir()
 
     load_at_start = os.getloadavg()[0]  # other jobs on the machine slow every timing down; recorded with the result
     table, structures = load_structures(args.data / "mp20" / "dev_1000.csv.gz", args.n)

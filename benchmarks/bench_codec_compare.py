@@ -7,7 +7,7 @@ Each version runs in its own child process (``PYTHONPATH`` pointing at its check
 same machine load. Measured: whether the canonical strings are identical (the 1,432 reference strings, the MP-20 dev
 encodings, and the MP-21-40 / QMOF dev encodings the earlier version could make), how many dev crystals each refuses,
 encode throughput (median of alternating passes), and the time to canonicalise large supercell graphs.
-Writes ``benchmarks/results/codec_vs_<label>.json``.
+Writes ``benchmarks/results/codec_compare.json`` (overwritten; the label names the other codec inside).
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ def main() -> None:
             k: large["before"][k]["canonical"] == large["after"][k]["canonical"] for k in large["after"]
         },
     }
-    out = HERE / "results" / f"codec_vs_{args.label}.json"
+    out = HERE / "results" / "codec_compare.json"
     out.write_text(json.dumps(result, indent=2))
     print(json.dumps({k: v for k, v in result.items() if k != "encode_per_second_runs"}, indent=1))
     print(f"wrote {out}")

@@ -28,6 +28,7 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "generative.json"
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
@@ -218,7 +219,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--decode-workers", type=int, default=2, help="processes for decoding (default 2)")
     parser.add_argument("--conditions", default=",".join(CONDITIONS),
                         help="comma-separated conditions to sample (default: all)")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "generative.json"))
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
 
@@ -255,8 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.decode and name in args.decode_conditions.split(","):
             row["decode"] = decode_metrics(strings[: args.decode_n], args.decode_time_limit, args.decode_workers)
         results["conditions"][name] = row
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(json.dumps(results, indent=1))  # partial results survive an interrupted run
+        RESULTS.write_text(json.dumps(results, indent=1))  # partial results survive an interrupted run
         print(f"  {name}: done", file=sys.stderr)
     if not args.decode:
         results["decode"] = {"measured": False, "reason": "run with --decode"}
@@ -291,9 +290,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"conditioning {name}: MAE {acc['mae']:.2f} eV, within 0.5 eV {acc['within_0.5_eV']:.2f} "
                   f"(unconditioned: MAE {acc.get('unconditioned_mae', float('nan')):.2f}, within "
                   f"{acc.get('unconditioned_within_0.5_eV', float('nan')):.2f}; n {acc['n']})")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=1))
-    print(f"wrote {args.out}")
+    RESULTS.write_text(json.dumps(results, indent=1))
+    print(f"wrote {RESULTS}")
     return 0
 
 

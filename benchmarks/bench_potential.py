@@ -7,9 +7,9 @@
    plus per-step cost: graph construction, model call, cell-filter overhead.
 3. Property models against the MP values of the first N dev rows: band gap (PBE fidelity) and formation energy.
 
-Usage: ``python benchmarks/bench_potential.py [--n-relax 30] [--n-props 200] [--data PATH] [--out PATH]``.
+Usage: ``python benchmarks/bench_potential.py [--n-relax 30] [--n-props 200] [--data PATH]``.
 Needs ``SLICES_MODEL_DIR`` (defaults to ``../shared/models`` next to the repository). Prints tables and writes
-JSON (default ``benchmarks/results/bench_potential.json``).
+JSON (default ``benchmarks/results/potential.json``).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import warnings
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results" / "potential.json"
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 if not os.environ.get("SLICES_MODEL_DIR") and (REPO.parent / "shared" / "models").is_dir():
@@ -235,13 +236,12 @@ def main(argv=None) -> int:
     parser.add_argument("--n-relax", type=int, default=30)
     parser.add_argument("--n-props", type=int, default=200)
     parser.add_argument("--potentials", nargs="+", default=POTENTIALS)
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "bench_potential.json")
     parser.add_argument("--sections", nargs="+", default=["known", "props", "relax"],
                         choices=["known", "props", "relax", "costs"], help="parts to run (the JSON keeps the rest)")
     args = parser.parse_args(argv)
 
     t_start = time.perf_counter()
-    result = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    result = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     if "known" in args.sections:
         known = bench_known(args.potentials)
         print("== known crystals: relaxed volume per atom (A^3), FIRE fmax 0.02")
@@ -281,9 +281,8 @@ def main(argv=None) -> int:
         "data": str(args.data),
         f"wall_time_s_{'_'.join(args.sections)}": time.perf_counter() - t_start,
     })
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1))
-    print(f"\nwrote {args.out}")
+    RESULTS.write_text(json.dumps(result, indent=1))
+    print(f"\nwrote {RESULTS}")
     return 0
 
 

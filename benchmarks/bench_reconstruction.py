@@ -4,7 +4,8 @@ Rows of an MP-20 style CSV with ``slices_dim == 3`` that our encoder can encode.
 stage (placement, GFN-FF, potential; a stage that failed carries the previous structure forward, as the pipeline
 does), loose (ltol 0.3, stol 0.5, angle_tol 10) and strict (pymatgen defaults) matching with primitive_cell=True,
 attempt_supercell=False, both scale=True and scale=False; seconds per structure (wall and CPU of one process plus
-its GFN-FF children, one thread each), and failure counts by reason. Prints a table, writes JSON.
+its GFN-FF children, one thread each), and failure counts by reason. Prints a table, writes
+``benchmarks/results/reconstruction.json`` (overwritten).
 
     python benchmarks/bench_reconstruction.py --n 100 --workers 2
 """
@@ -197,7 +198,6 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--optimizer", default=None, help="BFGS or FIRE (default: relax.RelaxSettings')")
     parser.add_argument("--time-limit", type=float, default=60.0)
-    parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     if not 1 <= args.workers <= 2:
         parser.error("--workers must be 1 or 2 (the machine is shared)")
@@ -244,8 +244,7 @@ def main(argv: list[str] | None = None) -> dict:
         "reference": {"loose": 0.9495, "strict": 0.9255, "median_s": 0.9},
     }
     print_table(summary, stages)
-    out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"reconstruction_n{len(rows)}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = ROOT / "benchmarks" / "results" / "reconstruction.json"
     summary["record_match_key"] = _matcher_keys()
     out.write_text(json.dumps({"summary": summary, "records": [compact(r) for r in records]}, default=str))
     print(f"wrote {out}")

@@ -8,7 +8,7 @@ attempt_supercell=False. Times are round-trip wall seconds (encode + decode; mod
 
 Resumable: every crystal appends one JSON line to ``<work-dir>/<set>_{ours,reference}.jsonl`` and is skipped on a
 rerun. The summary (rates over all selected crystals, median/mean time, failures by reason, paired time ratio) is
-printed and written to ``benchmarks/results/reconstruction_vs_reference_<set>.json``.
+printed and written to ``benchmarks/results/reconstruction_vs_reference_<set>.json`` (overwritten).
 
     python benchmarks/bench_reconstruction_vs_reference.py --set mp20 --n 200 --side both
 """
@@ -260,8 +260,7 @@ def main(argv: list[str] | None = None) -> dict:
                         help="seconds per crystal, our side (the reference keeps its own limits)")
     parser.add_argument("--stages", default=None, help="our stages, comma-separated (default: the decoder's)")
     parser.add_argument("--fmax", type=float, default=None, help="our potential's fmax (default: the decoder's)")
-    parser.add_argument("--tag", default="", help="suffix of the scratch files and of the result file")
-    parser.add_argument("--out", default=None)
+    parser.add_argument("--tag", default="", help="suffix of the scratch files (a variant of the run: keep it out of the results)")
     args = parser.parse_args(argv)
     os.environ.setdefault("SLICES_MODEL_DIR", str(ROOT.parent / "shared" / "models"))
     work = Path(args.work_dir)
@@ -298,7 +297,7 @@ def main(argv: list[str] | None = None) -> dict:
     result["records"] = {side: sorted(recs.values(), key=lambda r: r["id"])
                          for side, recs in (("ours", ours), ("reference", ref)) if recs}
     print_table(args.set, result)
-    out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"reconstruction_vs_reference_{args.set}{args.tag}.json"
+    out = ROOT / "benchmarks" / "results" / f"reconstruction_vs_reference_{args.set}.json"
     out.write_text(json.dumps(result, default=str, indent=1))
     print(f"wrote {out}")
     return result

@@ -35,6 +35,7 @@ import warnings
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results" / "screening.json"
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 if not os.environ.get("SLICES_MODEL_DIR") and (REPO.parent / "shared" / "models").is_dir():
@@ -238,7 +239,6 @@ def bench_known(dev: pd.DataFrame, candidates: Path | None) -> dict:
         screened = table[table["novelty"] != ""]
         out["generated"] = {"run": str(candidates), "sampled": len(table), "assessed": len(screened),
                             "novelty": screened["novelty"].value_counts().to_dict(),
-                            "novel_vs_training": screened["novel"].astype(str).value_counts().to_dict(),
                             "status": table["status"].value_counts().to_dict()}
     return out
 
@@ -283,12 +283,11 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "bench_screening")
     parser.add_argument("--candidates", type=Path, default=None, help="a slices generate output folder")
-    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "screening.json")
     args = parser.parse_args(argv)
     import torch
 
     torch.set_num_threads(1)
-    result = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    result = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     result["machine"] = {"python": platform.python_version(), "cores": os.cpu_count(), "torch_threads": 1}
     metric_columns = ["n", "missing", "mae", "median_ae", "within_0.05", "within_0.1", "f1_stable", "mae_clipped",
                       "mean_error"]
@@ -316,9 +315,8 @@ def main(argv=None) -> int:
         print("\n== MEGNet band gap (PBE) vs MP, dev rows with a gap, by MP gap range")
         print(table({k: v for k, v in result["band_gap"].items() if isinstance(v, dict)},
                     ["n", "mae", "median_ae", "predicted_metal"]))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"\nwrote {args.out}")
+    RESULTS.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"\nwrote {RESULTS}")
     return 0
 
 

@@ -4,7 +4,7 @@ The crystals are the validation rows of a training-strings CSV (``split == val``
 train pool (the crystals every shipped model so far held out). Each crystal is scored as ``--orderings`` atom
 orderings (its canonical string first, the same orderings for every model), with its properties given (as in
 training validation) and with them hidden (the unconditioned model). Prints a table and writes
-``benchmarks/results/val_loss_<source>.json``.
+``benchmarks/results/val_loss.json`` (overwritten; the source is recorded inside).
 
     python benchmarks/bench_val_loss.py --model old=/tmp/old.pt --model new=data/model/slices_gpt.pt
 """
@@ -25,7 +25,7 @@ from generative.train import _evaluate
 
 ROOT = Path(__file__).resolve().parent.parent
 STRINGS = ROOT / "data" / "model" / "train_strings.csv.gz"
-RESULTS = ROOT / "benchmarks" / "results" / "val_loss_{source}.json"
+RESULTS = ROOT / "benchmarks" / "results" / "val_loss.json"
 COLUMNS = {"band_gap": "band_gap", "formation_energy": "formation_energy_per_atom"}
 
 
@@ -72,7 +72,7 @@ def main() -> None:
         rows.append(row)
         print(f"{name:>10}  conditioned {row['val_loss_conditioned']:.4f}  "
               f"unconditioned {row['val_loss_unconditioned']:.4f}", flush=True)
-    results = Path(str(RESULTS).format(source=args.source or "all"))
+    results = RESULTS
     results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text(json.dumps({"crystals": len(strings), "source": args.source or "all",
                                    "orderings": args.orderings, "models": rows}, indent=1) + "\n")

@@ -1,5 +1,5 @@
-"""The counting rules of benchmarks/bench_generative_sun.py (S.U.N., novelty counts, band-gap accuracy) on
-hand-made decode records and assessments: no model, decoder or potential involved."""
+"""benchmarks/bench_generative_sun.py on hand-made candidate rows (the columns ``generate`` returns): its per-condition
+figures come from pipeline.metrics, with the unconditioned baseline. No model, decoder or potential involved."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+
+from pipeline.report import COLUMNS
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_generative_sun.py"
 
@@ -19,101 +21,68 @@ def bench():
     return module
 
 
-def _decoded(status="ok", valid=True):
-    return {"status": status, "structure": {"stub": True} if status == "ok" else None, "structure_valid": valid,
-            "composition_valid": valid, "elapsed": 1.0}
+def row(index, status="ok", formula="A", e_hull=None, novelty=None, duplicate_of=None, gap=None, gap_comp=None,
+        seconds=1.0):
+    values = {c: None for c in COLUMNS}
+    values.update(index=index, status=status, formula=formula, e_above_hull=e_hull, novelty=novelty,
+                  duplicate_of=duplicate_of, band_gap=gap, band_gap_composition=gap_comp, decode_seconds=seconds)
+    return values
 
 
-def _assessed(formula, e_hull, novelty, gap):
-    return {"formula": formula, "e_above_hull": e_hull, "novelty": novelty, "band_gap": gap, "reason": None}
+ROWS = [
+    row(0, e_hull=0.05, novelty="new", gap=1.0, gap_comp=2.25),                                     # S.U.N.T.
+    row(1, status="off_target_band_gap", formula="B", e_hull=0.1, novelty="known_composition",
+        gap=2.5, gap_comp=3.0),                                                                     # S.U.N.
+    row(2, status="duplicate", duplicate_of=0),
+    row(3, status="above_hull", formula="C", e_hull=0.3, novelty="new", gap=0.0, gap_comp=1.75),
+    row(4, status="known", formula="D", e_hull=0.0, novelty="known", gap=3.0, gap_comp=2.0),
+    row(5, status="placement_failed", formula=None, seconds=3.0),
+]
 
 
-def test_sun_needs_decoded_stable_unique_and_not_known(bench):
-    decoded = {
-        0: _decoded(),                        # S.U.N., new composition
-        1: _decoded(valid=False),             # S.U.N. (known composition) but fails SMACT: not in sun_valid
-        2: _decoded(),                        # duplicate of 0: not unique
-        3: _decoded(),                        # above the hull
-        4: _decoded(),                        # a known structure
-        5: _decoded(),                        # no e_above_hull (not computed)
-        6: _decoded(status="placement_failed"),
-    }
-    assessed = {
-        0: _assessed("A", 0.05, "new", 1.0),
-        1: _assessed("B", 0.1, "known_composition", 2.6),
-        2: _assessed("A", 0.05, "new", 1.0),
-        3: _assessed("C", 0.3, "new", 0.0),
-        4: _assessed("D", 0.0, "known", 3.0),
-        5: {"formula": "E", "e_above_hull": None, "novelty": "new", "band_gap": None, "reason": "hull: no data"},
-    }
-    row = bench.summarize(8, decoded, assessed, duplicate_of={2: 0}, target=2.0)
-    assert row["decoded"] == pytest.approx(6 / 8)
-    assert row["valid"] == pytest.approx(5 / 8)
-    assert row["unique"] == pytest.approx(5 / 8)
-    assert row["sun_count"] == 2 and row["sun"] == pytest.approx(2 / 8)
-    assert row["sun_new_composition"] == 1
-    assert row["sun_valid"] == pytest.approx(1 / 8)
-    assert row["novelty_counts"] == {"known": 1, "known_composition": 1, "new": 4, "None": 0}
-    assert row["assessment_reasons"] == {"hull": 1}
-    acc = row["band_gap_accuracy"]  # gaps 1.0, 2.6, 1.0, 0.0, 3.0 against 2 eV
-    assert acc["n"] == 5
-    assert acc["mae"] == pytest.approx((1.0 + 0.6 + 1.0 + 2.0 + 1.0) / 5)
-    assert acc["within_0.5_eV"] == pytest.approx(0.0)
+def test_condition_figures_from_the_rows(bench):
+    r = bench.summarize(ROWS, target=2.0)
+    assert r["n_sampled"] == 6
+    assert r["sun"]["count"] == 2 and r["sun"]["rate"] == pytest.approx(2 / 6)
+    assert r["sun"]["ci95"][0] < 2 / 6 < r["sun"]["ci95"][1]
+    assert r["sun_new_composition"] == 1 and r["sun_formulas"] == ["A", "B"]
+    assert r["sunt"]["composition"]["count"] == 1  # 2.25 within 0.5 of 2; B's 3.0 is not
+    assert r["sunt"]["megnet"]["count"] == 1  # B's 2.5; A's 1.0 is not
+    assert {k: v["count"] for k, v in r["funnel"].items()} == {"decoded": 5, "valid_unique": 4, "not_known": 3,
+                                                               "stable": 3, "sun": 2}
+    assert r["statuses"]["ok"] == 1 and r["statuses"]["placement_failed"] == 1
+    assert r["kept"] == 1
+    acc = r["band_gap_accuracy"]["composition"]  # 2.25, 3.0, 1.75, 2.0 against 2 eV
+    assert acc["n"] == 4 and acc["mae"] == pytest.approx((0.25 + 1.0 + 0.25 + 0.0) / 4)
+    assert acc["within"] == pytest.approx(3 / 4)
+    assert r["median_e_above_hull"] == pytest.approx(0.075)
+    assert r["median_decode_seconds"] == pytest.approx(1.0)
 
 
-def test_baseline_uses_the_unconditioned_gaps(bench):
-    conditions = {"unconditioned": {"band_gaps": [0.0, 0.4, 2.0]}, "band_gap=2": {"target_band_gap": 2.0}}
-    bench.add_baselines(conditions)
-    base = conditions["band_gap=2"]["unconditioned_accuracy"]
-    assert base["n"] == 3 and base["within_0.5_eV"] == pytest.approx(1 / 3)
-    assert base["mae"] == pytest.approx((2.0 + 1.6 + 0.0) / 3)
+def test_unconditioned_has_no_target_figures(bench):
+    r = bench.summarize(ROWS, target=None)
+    assert "sunt" not in r and "band_gap_accuracy" not in r
+    assert r["band_gap_mean"]["megnet"] == pytest.approx((1.0 + 2.5 + 0.0 + 3.0) / 4)
 
 
-def test_torn_jsonl_line_is_skipped(bench, tmp_path):
-    path = tmp_path / "decoded.jsonl"
-    bench.append_jsonl(path, {"index": 0, "status": "ok"})
-    with path.open("a") as fh:
-        fh.write('{"index": 1, "stat')  # an interrupted write
-    assert list(bench.read_jsonl(path)) == [0]
+def test_baseline_is_the_unconditioned_rows_against_the_target(bench):
+    conditions = {"unconditioned": bench.summarize(ROWS, None), "band_gap=2": bench.summarize(ROWS[:2], 2.0)}
+    bench.add_baselines(conditions, {"unconditioned": ROWS, "band_gap=2": ROWS[:2]})
+    base = conditions["band_gap=2"]["unconditioned_accuracy"]["composition"]
+    assert base["n"] == 4 and base["within"] == pytest.approx(3 / 4)
+    assert "unconditioned_accuracy" not in conditions["unconditioned"]
+    text = bench.table(conditions)
+    assert "0.33 (" in text and "band_gap=2" in text
 
 
-def test_wilson_interval_brackets_the_rate(bench):
-    low, high = bench.wilson_interval(8, 20)
-    assert low < 0.4 < high
-    assert low == pytest.approx(0.219, abs=1e-3) and high == pytest.approx(0.613, abs=1e-3)
-    assert bench.wilson_interval(0, 20)[0] == 0.0
+def test_default_conditions_exist_and_the_results_file_is_one_name(bench):
+    assert set(bench.DEFAULT_CONDITIONS) <= set(bench.CONDITIONS)
+    assert bench.RESULTS.name == "generative_sun.json"
 
 
-def test_results_of_another_route_or_checkpoint_are_not_extended(bench, tmp_path):
-    route = {"stages": ["placement", "potential"], "potential_fmax": 0.2}
-    old = {"model_sha256": "abc",
-           "decode_route": {"stages": ["placement", "gfnff", "potential"], "potential_fmax": 0.1}}
-    with pytest.raises(SystemExit, match="another route"):
-        bench.check_same_setup(old, "abc", route, tmp_path / "r.json")
-    with pytest.raises(SystemExit, match="another checkpoint"):
-        bench.check_same_setup({**old, "decode_route": route}, "def", route, tmp_path / "r.json")
-    bench.check_same_setup({"model_sha256": "abc", "decode_route": route}, "abc", route, tmp_path / "r.json")
-    bench.check_same_setup({}, "abc", route, tmp_path / "r.json")
-
-
-def test_exported_candidates_carry_the_crystal_and_the_screening(bench, tmp_path):
-    import gzip
-    import json
-
-    from pymatgen.core import Lattice, Structure
-
-    nacl = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
-    run = tmp_path / "band_gap=2"
-    run.mkdir()
-    for i in range(3):  # candidate 1 repeats 0; candidate 2 lies beyond n and is left out
-        bench.append_jsonl(run / "decoded.jsonl", {"index": i, "string": f"s{i}", "status": "ok",
-                                                   "structure": nacl.as_dict(), "energy_per_atom": -3.4})
-    bench.append_jsonl(run / "assessed.jsonl", {"index": 0, **_assessed("NaCl", 0.0, "known", 5.0)})
-    path = tmp_path / "candidates.jsonl.gz"
-    bench.export_candidates(path, ["band_gap=2"], [run], n=2)
-    records = [json.loads(line) for line in gzip.open(path, "rt")]
-    assert [(r["condition"], r["index"], r["string"]) for r in records] == [("band_gap=2", 0, "s0"),
-                                                                            ("band_gap=2", 1, "s1")]
-    assert Structure.from_dict(records[0]["structure"]).composition.reduced_formula == "NaCl"
-    assert records[0]["assessment"]["band_gap"] == 5.0 and records[1]["assessment"] is None
-    assert records[0]["duplicate_of"] is None and records[1]["duplicate_of"] == 0
+def test_one_sample_size_for_all_conditions_or_one_each(bench):
+    assert bench.condition_sizes("100", 3) == [100, 100, 100]
+    assert bench.condition_sizes("100,30,30", 3) == [100, 30, 30]
+    for bad in ("100,30", "0", "ten", "100,-1,5"):
+        with pytest.raises(ValueError, match="--n"):
+            bench.condition_sizes(bad, 3)
