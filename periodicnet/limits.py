@@ -15,6 +15,11 @@ MAX_INPUT_VOLUME_PER_ATOM = 1e5
 """An input cell with more volume per atom (a 46 A cube per atom) is refused: a molecule in a box is far below it, and
 a neighbour search over a bigger cell needs memory in proportion to its volume (a 6e5 A cube asked for 2e14 bytes)."""
 
+MAX_INPUT_SITES = 2000
+"""An input crystal with more sites is refused wherever a structure goes in (``encode`` has its own, lower limit): the
+pairwise distance check alone needs memory in the square of the site count, and no crystal worth screening is that
+large."""
+
 MAX_FRACTIONAL_COORDINATE = 1e6
 """An input site further than this many cells from the unit cell is refused (its place in the cell is lost)."""
 
