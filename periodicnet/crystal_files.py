@@ -20,7 +20,12 @@ from periodicnet.errors import StructureInputError
 
 
 class CrystalFileError(StructureInputError):
-    """A structure file cannot be read, or holds no crystal; the message names the file."""
+    """A structure file (or one block of it) cannot be read, or holds no crystal: ``CrystalFileError(label,
+    detail)``, whose message is ``"LABEL: DETAIL"``."""
+
+    def __init__(self, label: str, detail: str):
+        super().__init__(f"{label}: {detail}")
+        self.label, self.detail = str(label), detail
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,7 @@ def _cif_entries(path: Path) -> list[CrystalEntry]:
 
     blocks = CifFile.from_file(path).data
     if not blocks:
-        raise CrystalFileError(f"{path}: no data block in this CIF")
+        raise CrystalFileError(str(path), "no data block in this CIF")
     several = len(blocks) > 1
     entries = []
     for name, block in blocks.items():
@@ -98,11 +103,11 @@ def _cif_entries(path: Path) -> list[CrystalEntry]:
             structure = Structure.from_str(str(block), fmt="cif")
         except pymatgen_read_errors() as exc:
             entries.append(CrystalEntry(label, error=CrystalFileError(
-                f"{label}: not a readable crystal ({type(exc).__name__}: {exc})")))
+                label, f"not a readable crystal ({type(exc).__name__}: {exc})")))
         else:
             entries.append(CrystalEntry(label, structure))
     if not entries:
-        raise CrystalFileError(f"{path}: no data block of this CIF holds atom sites")
+        raise CrystalFileError(str(path), "no data block of this CIF holds atom sites")
     return entries
 
 
@@ -120,7 +125,7 @@ def _ase_entries(path: Path) -> list[CrystalEntry]:
         try:
             entries.append(CrystalEntry(label, atoms_to_structure(atoms)))
         except StructureInputError as exc:
-            entries.append(CrystalEntry(label, error=CrystalFileError(f"{label}: {exc}")))
+            entries.append(CrystalEntry(label, error=CrystalFileError(label, str(exc))))
     return entries
 
 
@@ -132,18 +137,18 @@ def read_crystals(path: str | os.PathLike) -> list[CrystalEntry]:
 
     path = Path(path)
     if not path.exists():
-        raise CrystalFileError(f"{path}: no such file")
+        raise CrystalFileError(str(path), "no such file")
     if not path.is_file():
-        raise CrystalFileError(f"{path}: not a file")
+        raise CrystalFileError(str(path), "not a file")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pymatgen's CIF parser warns about every rounding it repairs
         if _is_cif(path):
             try:
                 return _cif_entries(path)
             except UnicodeDecodeError as exc:
-                raise CrystalFileError(f"{path}: not a text file ({exc.reason} at byte {exc.start})") from None
+                raise CrystalFileError(str(path), f"not a text file ({exc.reason} at byte {exc.start})") from None
             except pymatgen_read_errors() as exc:
-                raise CrystalFileError(f"{path}: not a readable CIF ({type(exc).__name__}: {exc})") from None
+                raise CrystalFileError(str(path), f"not a readable CIF ({type(exc).__name__}: {exc})") from None
         try:
             return [CrystalEntry(str(path), Structure.from_file(path))]
         except UnicodeDecodeError as exc:
@@ -156,7 +161,7 @@ def read_crystals(path: str | os.PathLike) -> list[CrystalEntry]:
             pass
         except ase_read_errors():
             pass
-    raise CrystalFileError(f"{path}: neither pymatgen nor ASE could read it as a crystal (pymatgen: {first})")
+    raise CrystalFileError(str(path), f"neither pymatgen nor ASE could read it as a crystal (pymatgen: {first})")
 
 
 def read_structures(path: str | os.PathLike) -> list[tuple[str, object]]:
