@@ -202,7 +202,7 @@ def assess_files(paths: Iterable[str | os.PathLike] | str | os.PathLike, options
         summary["assessed_now"] = assessed_now
         layout = report.ReportLayout(title="SLICES assessment report", funnel=FUNNEL,
                                      kept_heading="Assessed crystals (by energy above the hull of known materials)",
-                                     name_column="source")
+                                     name_column="source", show_criteria=False)
         report.write_report(run, rows, summary, settings, Criteria(train_data=None,
                                                                    known_materials=options.known_materials), layout)
         return AssessRunResult(out=run.root, rows=rows, summary=summary, assessed_now=assessed_now, timings=timings)

@@ -22,12 +22,14 @@ PHASE_DIAGRAMS = 3  # the report draws the phase diagram of this many best-ranke
 @dataclass(frozen=True)
 class ReportLayout:
     """What differs between the reports of ``slices generate`` (the default) and ``slices assess``: the title, the
-    funnel's stages (keys of the summary), the heading of the ranked table and the column that names a row there."""
+    funnel's stages (keys of the summary), the heading of the ranked table, the column that names a row there and
+    whether the settings list the keep criteria (``generate`` filters by them; ``assess`` keeps every crystal)."""
 
     title: str = "SLICES generation report"
     funnel: tuple[str, ...] = ("sampled", "decoded", "valid", "unique", "novel", "kept")
     kept_heading: str = "Kept candidates (by energy above the hull of known materials)"
     name_column: str = "index"
+    show_criteria: bool = True
 
 
 def write_cifs(run: RunDir, rows: list[dict], structures: dict[int, object]) -> None:
@@ -190,7 +192,8 @@ def write_report(run: RunDir, rows: list[dict], summary: dict, settings: dict, c
     write_atomic(run.root / "summary.json", json.dumps(summary, indent=2) + "\n")
     lines = [f"# {layout.title}", "", "## Settings", ""]
     lines += [f"- `{k}`: {v}" for k, v in settings.items()]
-    lines += [f"- screening: {criteria}", "", "## Funnel", "", "| stage | candidates |", "|---|---|"]
+    lines += [f"- screening: {criteria}"] if layout.show_criteria else []
+    lines += ["", "## Funnel", "", "| stage | candidates |", "|---|---|"]
     lines += [f"| {k} | {summary[k]} |" for k in layout.funnel]
     lines += ["", "| status | candidates |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in summary["status_counts"].items()]
