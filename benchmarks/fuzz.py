@@ -296,6 +296,15 @@ def _check_or_raise(structure) -> None:
         raise slices.SlicesError(result.message)
 
 
+def warm_up_assess() -> None:
+    """Load what ``assess`` uses (the potential, the known hull, the known-materials index) once, outside the hang
+    alarm: the first load takes longer than the alarm on a loaded machine, and an import interrupted half-way would
+    break every later call."""
+    from screening import assess
+
+    assess(_real_structures(1), relax=False, band_gap=False, progress=False)
+
+
 def _assess_one(item) -> None:
     """``screening.assess`` of one crystal without relaxation (single point with the potential, formation energy,
     known hull, known/new, symmetry); an ``unusable`` verdict is a refusal with the project's words, counted as a
@@ -558,6 +567,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     signal.signal(signal.SIGALRM, _alarm)
+    warm_up_assess()
     start = time.perf_counter()
     result = {
         "seed": args.seed,
