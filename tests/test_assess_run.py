@@ -110,11 +110,17 @@ def test_assess_on_the_cifs_a_tiny_generate_run_wrote(tmp_path):
     table = pd.read_csv(tmp_path / "assessed" / "candidates.csv")
     assert table["source"].tolist() == [str(p) for p in cifs]
     generated = {r["formula"]: r for r in run.rows if r["status"] == "ok"}
-    for row in table.itertuples():
-        assert row.status == "ok" and row.formula in generated
+    for row in table.itertuples():  # relaxed again from the CIF: a distorted cell may relax to higher symmetry
+        assert row.status == "ok" and row.formula in generated and row.space_group
         assert row.e_above_hull is not None and row.decomposition and row.novelty in ("known", "known_composition",
                                                                                       "new")
-        assert row.space_group == generated[row.formula]["space_group"]
+    code = main(["assess", *map(str, cifs), "--out", str(tmp_path / "as_is"), "--no-relax", "--no-known-materials",
+                 "--no-progress"])
+    assert code == 0
+    for row in pd.read_csv(tmp_path / "as_is" / "candidates.csv").itertuples():
+        assert not row.relaxed and pd.isna(row.e_above_hull)  # --no-known-materials: no hull
+        # the CIF (written in its refined space group) keeps the relaxed crystal's energy under the same potential
+        assert row.energy_per_atom == pytest.approx(generated[row.formula]["energy_per_atom"], abs=0.02)
     assert (tmp_path / "assessed" / "report.md").is_file()
 
 
