@@ -58,6 +58,19 @@ def as_elements(structure) -> "Structure":
     return Structure(structure.lattice, species, structure.frac_coords)
 
 
+def into_cell(structure) -> "Structure":
+    """``structure`` with every site moved into the unit cell (fractional coordinates in [0, 1)): the same crystal,
+    and what every neighbour search needs (pymatgen's and matgl's span all given positions, so a site a million
+    cells away asks for terabytes). Returns ``structure`` itself when every site is already in the cell."""
+    from pymatgen.core import Structure
+
+    frac = structure.frac_coords
+    if len(structure) == 0 or not np.all(np.isfinite(frac)) or np.all((frac >= 0) & (frac < 1)):
+        return structure
+    return Structure(structure.lattice, [site.species for site in structure], np.mod(frac, 1.0),
+                     site_properties=structure.site_properties or None)
+
+
 def check_size(structure, *, max_sites: int = MAX_INPUT_SITES) -> None:
     """Refuse, with :class:`StructureInputError` and before any neighbour search, a crystal whose size would exhaust
     memory: more than ``max_sites`` sites, a lattice that is not finite, or more than
@@ -81,7 +94,7 @@ def to_structure(obj: object, *, check: bool = True) -> "Structure":
     (CIF, POSCAR, anything pymatgen or ASE reads: :mod:`periodicnet.crystal_files`).
 
     Oxidation states, spins and magnetic moments are stripped (:func:`as_elements`): a crystal is judged as its
-    elements. With ``check`` (the default) a size that would exhaust memory is refused (:func:`check_size`).
+    elements; sites outside the unit cell are moved into it (:func:`into_cell`). With ``check`` (the default) a size that would exhaust memory is refused (:func:`check_size`).
     Anything else, a file that cannot be read or holds several crystals, raises :class:`StructureInputError`.
     """
     from pymatgen.core import IStructure
@@ -106,7 +119,7 @@ def to_structure(obj: object, *, check: bool = True) -> "Structure":
         structure = crystals[0][1]
     else:
         raise StructureInputError(f"expected {ACCEPTED}, got {type(obj).__name__}")
-    structure = as_elements(structure)
+    structure = into_cell(as_elements(structure))
     if check:
         check_size(structure)
     return structure

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 from pymatgen.core import Structure
 
 from periodicnet.graph import embeddability, normalise_edges
@@ -21,11 +20,7 @@ MAX_SITES = 500
 def _validated(structure: object) -> Structure:
     """The crystal (a pymatgen Structure, ASE Atoms or a structure file: :func:`periodicnet.structure.to_structure`),
     checked, with every site in the unit cell (a neighbour search spans all given positions)."""
-    structure = validate_structure(to_structure(structure), max_sites=MAX_SITES)
-    frac = structure.frac_coords
-    if np.any((frac < 0) | (frac >= 1)):
-        structure = Structure(structure.lattice, structure.species, np.mod(frac, 1.0))  # the same crystal
-    return structure
+    return validate_structure(to_structure(structure), max_sites=MAX_SITES)  # to_structure moves sites into the cell
 
 
 def primitive(structure: Structure) -> Structure:

@@ -159,3 +159,15 @@ def test_assess_takes_one_crystal_in_any_form_and_refuses_garbage(tmp_path):
         assess(5)
     with pytest.raises(ScreeningError, match="item 0: expected a pymatgen Structure"):
         assess([{"lattice": 1}])
+
+
+def test_sites_far_outside_the_cell_are_moved_into_it(salt_string):
+    """A site a million cells away once made the potential's neighbour search ask for terabytes inside ``assess``:
+    every door now takes the crystal with its sites in the unit cell (the same crystal)."""
+    far = salt()
+    far.translate_sites([0], [1e6 - 1, -3e5, 7.0], frac_coords=True, to_unit_cell=False)
+    assert abs(far.frac_coords).max() > 1e5
+    inside = to_structure(far)
+    assert ((inside.frac_coords >= 0) & (inside.frac_coords < 1)).all()
+    assert inside.matches(salt())
+    assert slices.encode(far) == salt_string
