@@ -6,7 +6,8 @@ MIN_DISTANCE = 0.5
 """Two atoms closer than this are overlapping: refused as input, a failed placement, an invalid candidate."""
 
 MIN_VOLUME_PER_ATOM = 2.0
-"""Below this a relaxation has collapsed the cell (no solid is that dense; seen: GFN-FF on CoNiPt2, 0.12)."""
+"""Below this a relaxation has collapsed the cell (no solid is that dense; seen: GFN-FF on CoNiPt2, 0.12), and an
+input crystal is refused."""
 
 MAX_VOLUME_PER_ATOM = 500.0
 """Above this a relaxation has blown the cell up."""

@@ -15,7 +15,7 @@ import numpy as np
 from periodicnet.elements import is_element
 from periodicnet.errors import StructureInputError
 from periodicnet.limits import (MAX_FRACTIONAL_COORDINATE, MAX_INPUT_SITES, MAX_INPUT_VOLUME_PER_ATOM,
-                                MIN_DISTANCE)
+                                MIN_DISTANCE, MIN_VOLUME_PER_ATOM)
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
@@ -73,8 +73,11 @@ def into_cell(structure) -> "Structure":
 
 def check_size(structure, *, max_sites: int = MAX_INPUT_SITES) -> None:
     """Refuse, with :class:`StructureInputError` and before any neighbour search, a crystal whose size would exhaust
-    memory: more than ``max_sites`` sites, a lattice that is not finite, or more than
-    :data:`~periodicnet.limits.MAX_INPUT_VOLUME_PER_ATOM` per atom (an absurdly large cell)."""
+    memory or time: more than ``max_sites`` sites, a lattice that is not finite, more than
+    :data:`~periodicnet.limits.MAX_INPUT_VOLUME_PER_ATOM` per atom (an absurdly large cell) or less than
+    :data:`~periodicnet.limits.MIN_VOLUME_PER_ATOM` (a crushed one: the fuzz's squeezed crystals kept a potential's
+    single point busy past 30 s). A degenerate lattice (volume below 1e-3 A^3) is left to
+    :func:`validate_structure`, which names it."""
     if len(structure) > max_sites:
         raise StructureInputError(f"{len(structure)} sites exceeds the limit of {max_sites}")
     matrix = structure.lattice.matrix
@@ -85,6 +88,11 @@ def check_size(structure, *, max_sites: int = MAX_INPUT_SITES) -> None:
         raise StructureInputError(
             f"the cell holds {volume / len(structure):.3g} A^3 per atom, more than {MAX_INPUT_VOLUME_PER_ATOM:g}: "
             f"no crystal is that sparse (is the cell given in Angstrom?)"
+        )
+    if len(structure) and 1e-3 <= volume and volume / len(structure) < MIN_VOLUME_PER_ATOM:
+        raise StructureInputError(
+            f"the cell holds {volume / len(structure):.3g} A^3 per atom, less than {MIN_VOLUME_PER_ATOM:g}: no solid "
+            f"is that dense, and a potential's neighbour search would hold hundreds of neighbours per atom"
         )
 
 

@@ -171,3 +171,14 @@ def test_sites_far_outside_the_cell_are_moved_into_it(salt_string):
     assert ((inside.frac_coords >= 0) & (inside.frac_coords < 1)).all()
     assert inside.matches(salt())
     assert slices.encode(far) == salt_string
+
+
+def test_a_crushed_cell_is_refused_from_its_density():
+    from screening import assess
+
+    crushed = salt()
+    crushed.scale_lattice(crushed.volume * 0.04)  # 1.8 A^3 per atom, atoms still 0.77 A apart
+    with pytest.raises(StructureInputError, match="less than 2: no solid is that dense"):
+        slices.encode(crushed)
+    result = assess([crushed], relax=False, hull=False, novelty=False, band_gap=False)[0]
+    assert result.reason.startswith("unusable") and "dense" in result.reason
