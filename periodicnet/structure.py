@@ -73,11 +73,8 @@ def into_cell(structure) -> "Structure":
 
 def check_size(structure, *, max_sites: int = MAX_INPUT_SITES) -> None:
     """Refuse, with :class:`StructureInputError` and before any neighbour search, a crystal whose size would exhaust
-    memory or time: more than ``max_sites`` sites, a lattice that is not finite, more than
-    :data:`~periodicnet.limits.MAX_INPUT_VOLUME_PER_ATOM` per atom (an absurdly large cell) or less than
-    :data:`~periodicnet.limits.MIN_VOLUME_PER_ATOM` (a crushed one: the fuzz's squeezed crystals kept a potential's
-    single point busy past 30 s). A degenerate lattice (volume below 1e-3 A^3) is left to
-    :func:`validate_structure`, which names it."""
+    memory: more than ``max_sites`` sites, a lattice that is not finite, or more than
+    :data:`~periodicnet.limits.MAX_INPUT_VOLUME_PER_ATOM` per atom (an absurdly large cell)."""
     if len(structure) > max_sites:
         raise StructureInputError(f"{len(structure)} sites exceeds the limit of {max_sites}")
     matrix = structure.lattice.matrix
@@ -88,11 +85,6 @@ def check_size(structure, *, max_sites: int = MAX_INPUT_SITES) -> None:
         raise StructureInputError(
             f"the cell holds {volume / len(structure):.3g} A^3 per atom, more than {MAX_INPUT_VOLUME_PER_ATOM:g}: "
             f"no crystal is that sparse (is the cell given in Angstrom?)"
-        )
-    if len(structure) and 1e-3 <= volume and volume / len(structure) < MIN_VOLUME_PER_ATOM:
-        raise StructureInputError(
-            f"the cell holds {volume / len(structure):.3g} A^3 per atom, less than {MIN_VOLUME_PER_ATOM:g}: no solid "
-            f"is that dense, and a potential's neighbour search would hold hundreds of neighbours per atom"
         )
 
 
@@ -152,7 +144,8 @@ def validate_structure(structure: object, *, max_sites: int | None = None):
     most :data:`~periodicnet.limits.MAX_INPUT_SITES`) ordered sites of elements H..Lr, a finite lattice of non-zero
     volume and at most :data:`~periodicnet.limits.MAX_INPUT_VOLUME_PER_ATOM` per atom, finite fractional
     coordinates within :data:`~periodicnet.limits.MAX_FRACTIONAL_COORDINATE` of the cell, and no two atoms (an
-    atom and its own images included) closer than :data:`~periodicnet.limits.MIN_DISTANCE`.
+    atom and its own images included) closer than :data:`~periodicnet.limits.MIN_DISTANCE`, nor denser than
+    :data:`~periodicnet.limits.MIN_VOLUME_PER_ATOM` per atom.
     """
     from pymatgen.core import Structure
 
@@ -185,5 +178,10 @@ def validate_structure(structure: object, *, max_sites: int | None = None):
         pair = f"atom {i} and its own periodic image" if i == j else f"atoms {i} and {j}"
         raise StructureInputError(
             f"{pair} are {distance:.3f} A apart (less than {MIN_DISTANCE} A): overlapping sites"
+        )
+    if volume / len(structure) < MIN_VOLUME_PER_ATOM:  # the fuzz's squeezed crystals kept a single point busy 30 s+
+        raise StructureInputError(
+            f"the cell holds {volume / len(structure):.3g} A^3 per atom, less than {MIN_VOLUME_PER_ATOM:g}: no solid "
+            f"is that dense, and a potential's neighbour search would hold hundreds of neighbours per atom"
         )
     return structure
