@@ -1,5 +1,6 @@
-"""Fuzz campaign (issue 13): malformed strings, malformed structures, bad arguments and damaged run folders, fed to
-the real API and command line with a fixed seed. Counts what happened to each input:
+"""Fuzz campaign (issues 13 and 21): malformed strings, malformed structures, crystals as users have them (oxidation
+states and magnetic moments, ASE Atoms, file paths good and bad, huge cells), bad arguments and damaged run folders,
+fed to the real API and command line with a fixed seed. Counts what happened to each input:
 
 - ``accepted``: a normal result (a mutated string can still be a valid one);
 - ``project_error``: a :class:`slices.SlicesError` subclass (the wanted outcome for bad input);
@@ -8,7 +9,7 @@ the real API and command line with a fixed seed. Counts what happened to each in
 - for run folders also ``wrong_output``: a resume that finished but whose table differs from the undamaged run's
   (silently wrong; target 0).
 
-    OMP_NUM_THREADS=1 python benchmarks/fuzz.py [--strings 12000] [--structures 150] [--seed 0]
+    OMP_NUM_THREADS=1 python benchmarks/fuzz.py [--strings 12000] [--structures 150] [--inputs 400] [--seed 0]
 
 Prints a table and writes benchmarks/results/fuzz.json. A few minutes of CPU on one core.
 """
@@ -274,14 +275,15 @@ def _real_structures(n: int) -> list:
 
 
 def fuzz_structures(n: int, seed: int) -> dict:
-    """``n`` malformed structures through encode and check."""
-    tally = {"encode": Tally(), "check": Tally()}
+    """``n`` malformed structures through encode, check and assess."""
+    tally = {"encode": Tally(), "check": Tally(), "assess": Tally()}
     by_kind: dict[str, Counter] = {}
     for label, structure in tqdm(_structures(n, np.random.default_rng(seed)), desc="structures", unit="xtal"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             outcome = tally["encode"].run(label, lambda: slices.encode(structure))
             tally["check"].run(label, lambda: _check_or_raise(structure))
+            tally["assess"].run(label, lambda: _assess_one(structure))
         by_kind.setdefault(label, Counter())[outcome] += 1
     return {**{name: t.summary() for name, t in tally.items()},
             "encode_by_kind": {k: dict(v) for k, v in by_kind.items()}}
@@ -292,6 +294,153 @@ def _check_or_raise(structure) -> None:
     result = slices.check(structure)
     if not result.ok:
         raise slices.SlicesError(result.message)
+
+
+def warm_up_assess() -> None:
+    """Load what ``assess`` uses (the potential, the known hull, the known-materials index) once, outside the hang
+    alarm: the first load takes longer than the alarm on a loaded machine, and an import interrupted half-way would
+    break every later call."""
+    from screening import assess
+
+    assess(_real_structures(1), relax=False, band_gap=False, progress=False)
+
+
+def _assess_one(item) -> None:
+    """``screening.assess`` of one crystal without relaxation (single point with the potential, formation energy,
+    known hull, known/new, symmetry); an ``unusable`` verdict is a refusal with the project's words, counted as a
+    project error."""
+    from screening import assess
+
+    result = assess([item], relax=False, band_gap=False, progress=False)[0]
+    if (result.reason or "").startswith("unusable"):
+        raise slices.SlicesError(result.reason)
+
+
+# ---------------------------------------------------------------------------------------------------- structure inputs
+def _decorated(structure, rng: np.random.Generator):
+    """A real crystal as ICSD-derived CIFs and MP documents carry it: oxidation states (guessed, or random ones when
+    no guess fits), spins and magnetic moments on the sites."""
+    from pymatgen.core import Species
+
+    s = structure.copy()
+    kind = int(rng.integers(3))
+    if kind == 0:
+        try:
+            s.add_oxidation_state_by_guess(max_sites=-1)
+        except ValueError:
+            s.add_oxidation_state_by_element({el.symbol: int(rng.integers(-3, 4)) for el in s.composition})
+    elif kind == 1:
+        s.add_oxidation_state_by_element({el.symbol: int(rng.integers(-3, 4)) for el in s.composition})
+    else:
+        s.replace_species({el: Species(el.symbol, int(rng.integers(-2, 4)), spin=float(rng.uniform(0, 5)))
+                           for el in s.composition})
+    s.add_site_property("magmom", rng.normal(0, 2, len(s)).tolist())
+    return s
+
+
+def _atoms_variants(structure, rng: np.random.Generator) -> list[tuple[str, object]]:
+    """ASE Atoms forms of a crystal: plain, with magnetic moments and charges, without a cell, non-periodic,
+    with NaN positions, empty, a huge cell."""
+    from ase import Atoms
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    atoms = AseAtomsAdaptor.get_atoms(structure)
+    with_moments = atoms.copy()
+    with_moments.set_initial_magnetic_moments(rng.normal(0, 2, len(atoms)))
+    with_moments.set_initial_charges(rng.normal(0, 1, len(atoms)))
+    no_cell = Atoms(atoms.get_chemical_symbols(), positions=atoms.positions)
+    slab = atoms.copy()
+    slab.pbc = [True, True, False]
+    nan = atoms.copy()
+    nan.positions[0] = np.nan
+    huge = atoms.copy()
+    huge.set_cell(atoms.cell.array * rng.uniform(1e3, 1e5), scale_atoms=True)
+    return [("Atoms", atoms), ("Atoms with moments and charges", with_moments), ("Atoms without a cell", no_cell),
+            ("Atoms periodic in 2D", slab), ("Atoms with a NaN position", nan), ("Atoms, empty", Atoms()),
+            ("Atoms with a huge cell", huge)]
+
+
+def _file_variants(structure, folder: Path, k: int, rng: np.random.Generator) -> list[tuple[str, object]]:
+    """Paths of files holding a crystal, or not: CIF (decorated), POSCAR, extended XYZ, a multi-block CIF, the
+    CIF cut short, a byte flipped, bytes of noise, an empty file, a folder, a missing path, a huge cell."""
+    from pymatgen.core import Lattice, Structure
+    from pymatgen.io.cif import CifWriter
+
+    cif = folder / f"c{k}.cif"
+    cif.write_text(str(CifWriter(_decorated(structure, rng))))
+    poscar = folder / f"POSCAR_{k}"
+    structure.to(filename=str(poscar), fmt="poscar")
+    xyz = folder / f"c{k}.extxyz"
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    AseAtomsAdaptor.get_atoms(structure).write(xyz)
+    multi = folder / f"multi{k}.cif"
+    multi.write_text(cif.read_text() + "\n" + cif.read_text().replace("data_", "data_again_", 1))
+    data = cif.read_bytes()
+    cut = folder / f"cut{k}.cif"
+    cut.write_bytes(data[: int(rng.integers(1, len(data)))])
+    flipped = folder / f"flip{k}.cif"
+    j = int(rng.integers(len(data)))
+    flipped.write_bytes(data[:j] + bytes([data[j] ^ (1 << int(rng.integers(8)))]) + data[j + 1:])
+    noise = folder / f"noise{k}.{rng.choice(['cif', 'vasp', 'xyz', 'json', 'dat'])}"
+    noise.write_bytes(rng.integers(0, 256, int(rng.integers(1, 400)), dtype=np.uint8).tobytes())
+    empty = folder / f"empty{k}.cif"
+    empty.write_bytes(b"")
+    huge = folder / f"huge{k}.cif"
+    huge_cell = Structure(Lattice.cubic(float(rng.uniform(1e3, 1e6))), ["Na", "Cl"], [[0, 0, 0], [.5, .5, .5]])
+    huge.write_text(str(CifWriter(huge_cell)))
+    return [("CIF path (decorated)", cif), ("CIF path as str", str(cif)), ("POSCAR path", poscar),
+            ("extxyz path", xyz), ("multi-block CIF path", multi), ("CIF cut short", cut),
+            ("CIF with a flipped byte", flipped), ("noise file", noise), ("empty file", empty),
+            ("a folder", folder), ("missing path", folder / "absent.cif"), ("huge-cell CIF", huge),
+            ("a SLICES string as a path", SMALL_STRINGS[0])]
+
+
+def _structure_inputs(n: int, seed: int, folder: Path) -> list[tuple[str, object]]:
+    """``n`` crystals in the forms users have them (decorated Structures, IStructures, ASE Atoms, file paths),
+    valid and broken, built from real MP-20 cells."""
+    from pymatgen.core import IStructure, Lattice, Structure
+
+    rng = np.random.default_rng(seed)
+    real = _real_structures(20)
+    items: list[tuple[str, object]] = []
+    k = 0
+    while len(items) < n:
+        s = real[k % len(real)]
+        items += [("Structure with oxidation states and moments", _decorated(s, rng)),
+                  ("IStructure", IStructure.from_sites(s)),
+                  ("huge cell, 1e5 A edges", Structure(Lattice.cubic(1e5), s.species, s.frac_coords))]
+        items += _atoms_variants(s, rng)
+        items += _file_variants(s, folder, k, rng)
+        k += 1
+    return items[:n]
+
+
+def fuzz_structure_inputs(n: int, seed: int) -> dict:
+    """``n`` crystals as users have them through ``to_structure``, ``encode``, ``check`` and ``assess``; the file
+    paths also through ``slices encode`` and (every fifth) ``slices assess``."""
+    from periodicnet.structure import to_structure
+
+    tally = {name: Tally() for name in ("to_structure", "encode", "check", "assess", "cli_encode", "cli_assess")}
+    by_kind: dict[str, Counter] = {}
+    with tempfile.TemporaryDirectory(prefix="slices-fuzz-inputs-") as tmp:
+        items = _structure_inputs(n, seed, Path(tmp))
+        for k, (label, item) in enumerate(tqdm(items, desc="structure inputs", unit="input")):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                outcome = tally["to_structure"].run(label, lambda: to_structure(item))
+                tally["encode"].run(label, lambda: slices.encode(item))
+                tally["check"].run(label, lambda: _check_or_raise(item))
+                tally["assess"].run(label, lambda: _assess_one(item))
+                if isinstance(item, (str, Path)) and label != "a SLICES string as a path":
+                    tally["cli_encode"].run(label, lambda: _cli(["encode", str(item)], expect=(0, 1)))
+                    if k % 5 == 0:
+                        out = Path(tmp) / f"assessed{k}"
+                        tally["cli_assess"].run(label, lambda: _cli(
+                            ["assess", str(item), "--out", str(out), "--no-relax", "--no-progress"], expect=(0, 1)))
+            by_kind.setdefault(label, Counter())[outcome] += 1
+    return {**{name: t.summary() for name, t in tally.items()},
+            "to_structure_by_kind": {k: dict(v) for k, v in by_kind.items()}}
 
 
 # ---------------------------------------------------------------------------------------------------- arguments
@@ -414,15 +563,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--strings", type=int, default=12000)
     parser.add_argument("--structures", type=int, default=150)
+    parser.add_argument("--inputs", type=int, default=400, help="crystals as users have them (Atoms, paths, ...)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     signal.signal(signal.SIGALRM, _alarm)
+    warm_up_assess()
     start = time.perf_counter()
     result = {
         "seed": args.seed,
         "hang_limit_s": HANG_SECONDS,
         "strings": fuzz_strings(args.strings, random.Random(args.seed)),
         "structures": fuzz_structures(args.structures, args.seed),
+        "structure_inputs": fuzz_structure_inputs(args.inputs, args.seed),
         "arguments": fuzz_arguments(),
         "run_folders": fuzz_run_folders(args.seed),
     }
@@ -433,6 +585,9 @@ def main() -> None:
                 ("strings: slices canonical command", result["strings"]["cli_canonical"]),
                 ("structures: encode", result["structures"]["encode"]),
                 ("structures: check", result["structures"]["check"]),
+                ("structures: assess", result["structures"]["assess"]),
+                *((f"structure inputs: {name}", result["structure_inputs"][name])
+                  for name in ("to_structure", "encode", "check", "assess", "cli_encode", "cli_assess")),
                 ("arguments (API + CLI)", result["arguments"]),
                 ("damaged run folders", result["run_folders"])]
     totals = Counter()

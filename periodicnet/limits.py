@@ -6,7 +6,8 @@ MIN_DISTANCE = 0.5
 """Two atoms closer than this are overlapping: refused as input, a failed placement, an invalid candidate."""
 
 MIN_VOLUME_PER_ATOM = 2.0
-"""Below this a relaxation has collapsed the cell (no solid is that dense; seen: GFN-FF on CoNiPt2, 0.12)."""
+"""Below this a relaxation has collapsed the cell (no solid is that dense; seen: GFN-FF on CoNiPt2, 0.12), and an
+input crystal is refused."""
 
 MAX_VOLUME_PER_ATOM = 500.0
 """Above this a relaxation has blown the cell up."""
@@ -14,6 +15,11 @@ MAX_VOLUME_PER_ATOM = 500.0
 MAX_INPUT_VOLUME_PER_ATOM = 1e5
 """An input cell with more volume per atom (a 46 A cube per atom) is refused: a molecule in a box is far below it, and
 a neighbour search over a bigger cell needs memory in proportion to its volume (a 6e5 A cube asked for 2e14 bytes)."""
+
+MAX_INPUT_SITES = 2000
+"""An input crystal with more sites is refused wherever a structure goes in (``encode`` has its own, lower limit): the
+pairwise distance check alone needs memory in the square of the site count, and no crystal worth screening is that
+large."""
 
 MAX_FRACTIONAL_COORDINATE = 1e6
 """An input site further than this many cells from the unit cell is refused (its place in the cell is lost)."""

@@ -126,3 +126,25 @@ def as_path_or_none(value: str | os.PathLike | None) -> Path | None:
     if value is None or str(value).lower() == "none":
         return None
     return Path(value)
+
+
+@dataclass(frozen=True)
+class AssessOptions:
+    """How ``slices assess`` screens crystals of one's own (:func:`pipeline.assess_run.assess_files`): ``relax`` each
+    with the interatomic ``potential`` first (None: the default potential; False takes them as relaxed),
+    ``known_materials`` judges them against the known hull and every known crystal and composition of the shared
+    data; ``batch`` crystals are assessed between two writes to disk (what an interruption can lose)."""
+
+    relax: bool = True
+    potential: str | None = None
+    known_materials: bool = True
+    batch: int = 8
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("relax", "known_materials", "progress"):
+            if not isinstance(getattr(self, name), bool):
+                raise ArgumentError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        object.__setattr__(self, "batch", check_count(self.batch, "batch"))
+        if self.potential is not None and not isinstance(self.potential, (str, os.PathLike)):
+            raise ArgumentError(f"potential must be a name or a folder, got {type(self.potential).__name__}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.rundir import RunDir, dumps, write_atomic
@@ -16,6 +17,19 @@ COLUMNS = [
     "duplicate_of", "min_distance", "topology_ok", "decode_seconds", "reason", "cif",
 ]
 PHASE_DIAGRAMS = 3  # the report draws the phase diagram of this many best-ranked kept candidates
+
+
+@dataclass(frozen=True)
+class ReportLayout:
+    """What differs between the reports of ``slices generate`` (the default) and ``slices assess``: the title, the
+    funnel's stages (keys of the summary), the heading of the ranked table, the column that names a row there and
+    whether the settings list the keep criteria (``generate`` filters by them; ``assess`` keeps every crystal)."""
+
+    title: str = "SLICES generation report"
+    funnel: tuple[str, ...] = ("sampled", "decoded", "valid", "unique", "novel", "kept")
+    kept_heading: str = "Kept candidates (by energy above the hull of known materials)"
+    name_column: str = "index"
+    show_criteria: bool = True
 
 
 def write_cifs(run: RunDir, rows: list[dict], structures: dict[int, object]) -> None:
@@ -40,13 +54,14 @@ def write_cifs(run: RunDir, rows: list[dict], structures: dict[int, object]) -> 
             path.unlink()
 
 
-def write_table(run: RunDir, rows: list[dict]) -> None:
-    """``candidates.csv`` and ``candidates.json``: one row per sampled candidate, columns as in ``COLUMNS``."""
+def write_table(run: RunDir, rows: list[dict], columns: list[str] | None = None) -> None:
+    """``candidates.csv`` and ``candidates.json``: one row per candidate, with ``columns`` (default ``COLUMNS``)."""
     import pandas as pd
 
-    frame = pd.DataFrame([{c: row.get(c) for c in COLUMNS} for row in rows], columns=COLUMNS)
+    columns = list(columns or COLUMNS)
+    frame = pd.DataFrame([{c: row.get(c) for c in columns} for row in rows], columns=columns)
     write_atomic(run.root / "candidates.csv", frame.to_csv(index=False))
-    write_atomic(run.root / "candidates.json", dumps([{c: row.get(c) for c in COLUMNS} for row in rows]) + "\n")
+    write_atomic(run.root / "candidates.json", dumps([{c: row.get(c) for c in columns} for row in rows]) + "\n")
 
 
 def summarise(rows: list[dict], timings: dict[str, float]) -> dict:
@@ -169,28 +184,32 @@ def _phase_diagrams(run: RunDir, ranked: list[dict]) -> list[tuple[str, str]]:
     return figures
 
 
-def write_report(run: RunDir, rows: list[dict], summary: dict, settings: dict, criteria: Criteria) -> Path:
-    """Plots (PNG) and ``report.md`` embedding them; also ``summary.json``."""
+def write_report(run: RunDir, rows: list[dict], summary: dict, settings: dict, criteria: Criteria,
+                 layout: ReportLayout = ReportLayout()) -> Path:
+    """Plots (PNG) and ``report.md`` embedding them; also ``summary.json``. ``layout`` adapts the report to the
+    command that made the run (:class:`ReportLayout`)."""
     figures = _plots(run, rows, criteria)
     write_atomic(run.root / "summary.json", json.dumps(summary, indent=2) + "\n")
-    lines = ["# SLICES generation report", "", "## Settings", ""]
+    lines = [f"# {layout.title}", "", "## Settings", ""]
     lines += [f"- `{k}`: {v}" for k, v in settings.items()]
-    lines += [f"- screening: {criteria}", "", "## Funnel", "", "| stage | candidates |", "|---|---|"]
-    lines += [f"| {k} | {summary[k]} |" for k in ("sampled", "decoded", "valid", "unique", "novel", "kept")]
+    lines += [f"- screening: {criteria}"] if layout.show_criteria else []
+    lines += ["", "## Funnel", "", "| stage | candidates |", "|---|---|"]
+    lines += [f"| {k} | {summary[k]} |" for k in layout.funnel]
     lines += ["", "| status | candidates |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in summary["status_counts"].items()]
     kept = sorted((r for r in rows if r["status"] == "ok"),
                   key=lambda r: (r.get("e_above_hull") is None, r.get("e_above_hull") or 0.0))
-    lines += ["", "## Kept candidates (by energy above the hull of known materials)", "",
+    lines += ["", f"## {layout.kept_heading}", "",
               "Energy above the convex hull of Materials Project formation energies (negative: below the known hull; "
               "**flagged** below -0.1 eV/atom, a discovery or a model error); decomposition into known phases; "
               "novelty against every crystal and composition in the shared data.", ""]
     if kept:
-        lines += ["| # | formula | space group (symprec) | E_hull (eV/atom) | decomposition | novelty | gap, MEGNet (eV) "
+        name = "#" if layout.name_column == "index" else layout.name_column
+        lines += [f"| {name} | formula | space group (symprec) | E_hull (eV/atom) | decomposition | novelty | gap, MEGNet (eV) "
                   "| gap, composition (eV) | E_form (eV/atom) | CIF |", "|---|---|---|---|---|---|---|---|---|---|"]
         for r in kept[:50]:
             flag = " **flagged**" if r.get("below_known_hull") else ""
-            lines.append(f"| {r['index']} | {r['formula']} | {r.get('space_group')} ({r.get('symprec')}) "
+            lines.append(f"| {r[layout.name_column]} | {r['formula']} | {r.get('space_group')} ({r.get('symprec')}) "
                          f"| {_fmt(r.get('e_above_hull'))}{flag} | {r.get('decomposition') or '-'} "
                          f"| {r.get('novelty') or '-'} | {_fmt(r.get('band_gap'))} "
                          f"| {_fmt(r.get('band_gap_composition'))} | {_fmt(r.get('formation_energy_per_atom'))} "

@@ -14,7 +14,9 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 
-from periodicnet.structure import validate_structure
+import numpy as np
+
+from periodicnet.structure import into_cell, validate_structure
 from relax.driver import RelaxationError, RelaxSettings, relax_atoms
 from relax.errors import RelaxError
 from relax.models import load_model
@@ -86,6 +88,9 @@ def _atoms(structure, model):
     from pymatgen.io.ase import AseAtomsAdaptor
 
     validate_structure(structure)
+    frac = structure.frac_coords
+    if np.any((frac < -1) | (frac >= 2)):  # far outside the cell: the graph's neighbour search would span it all
+        structure = into_cell(structure)
     unknown = missing_elements(model, (el.symbol for el in structure.composition))
     if unknown:
         raise PotentialError("bad_input", f"potential {model!r} has no parameters for element(s) {', '.join(unknown)}")

@@ -16,6 +16,7 @@ known tables lack, a failed relaxation, ...); nothing is silently NaN. Bad argum
 from __future__ import annotations
 
 import math
+import os
 import sys
 import warnings
 from collections.abc import Iterable, Sequence
@@ -62,13 +63,34 @@ class Assessment:
         return out
 
 
+def _one_crystal(obj: object) -> bool:
+    """Whether ``obj`` is one crystal (a structure, an ASE Atoms, a file path) rather than a collection of them."""
+    from pymatgen.core import IStructure
+
+    from periodicnet.structure import is_ase_atoms
+
+    return isinstance(obj, (IStructure, str, os.PathLike)) or is_ase_atoms(obj)
+
+
 def _check(structures, relax: bool, route: str, energies, canonicals) -> list[Structure]:
+    from periodicnet.errors import StructureInputError
+    from periodicnet.structure import to_structure
     from screening.formation import ROUTES
 
-    items = [structures] if isinstance(structures, Structure) else list(structures)
-    for k, s in enumerate(items):
-        if not isinstance(s, Structure):
-            raise ScreeningError(f"item {k} is a {type(s).__name__}, not a pymatgen Structure")
+    if _one_crystal(structures):
+        given = [structures]
+    else:
+        try:
+            given = list(structures)
+        except TypeError:
+            raise ScreeningError(f"structures must be a crystal or a list of crystals, got "
+                                 f"{type(structures).__name__}") from None
+    items = []
+    for k, s in enumerate(given):
+        try:
+            items.append(to_structure(s, check=False))  # the size is judged per crystal (_unusable)
+        except StructureInputError as exc:
+            raise ScreeningError(f"item {k}: {exc}") from None
     if route not in ROUTES:
         raise ScreeningError(f"route must be one of {ROUTES}, got {route!r}")
     if not isinstance(relax, bool):
@@ -80,17 +102,16 @@ def _check(structures, relax: bool, route: str, energies, canonicals) -> list[St
 
 
 def _unusable(structure: Structure) -> str | None:
-    """Why a structure cannot be assessed at all, or None."""
-    from pymatgen.core import Element
+    """Why a structure cannot be assessed at all (the project's rules for an input crystal,
+    :func:`periodicnet.structure.validate_structure`: sizes that would exhaust memory are refused here, before any
+    neighbour search), or None."""
+    from periodicnet.errors import StructureInputError
+    from periodicnet.structure import validate_structure
 
-    if len(structure) == 0:
-        return "the structure has no atoms"
-    if not structure.is_ordered:
-        return "the structure is disordered (partial occupancies)"
-    if not all(isinstance(el, Element) for el in structure.composition.elements):
-        return "the structure holds species that are not chemical elements"
-    if not math.isfinite(structure.volume) or structure.volume < 1e-3:
-        return "the lattice is degenerate"
+    try:
+        validate_structure(structure)
+    except StructureInputError as exc:
+        return str(exc)
     return None
 
 
@@ -226,7 +247,7 @@ def _novelty_and_symmetry(results: list[Assessment], canonicals, novelty: bool, 
 
 
 def assess(
-    structures: Structure | Iterable[Structure],
+    structures: Structure | object | Iterable[Structure | object],
     relax: bool = True,
     *,
     route: str = DEFAULT_ROUTE,
@@ -240,6 +261,11 @@ def assess(
     progress: bool = False,
 ) -> list[Assessment]:
     """Screen each crystal against the known materials; one :class:`Assessment` per input, in order.
+
+    A crystal is a pymatgen ``Structure``, an ASE ``Atoms`` or the path of a file holding one crystal
+    (:func:`periodicnet.structure.to_structure`; oxidation states and magnetic moments are ignored). One that
+    breaks the input rules (too large, overlapping atoms, disordered, ...) gets ``reason`` "unusable: ..." and no
+    values; something that is no crystal at all, or a file that cannot be read, raises :class:`ScreeningError`.
 
     ``relax`` relaxes each crystal with the interatomic ``potential`` (default: relax's default) first; with
     ``relax=False`` the crystals are taken as relaxed and ``energies`` (the potential's energy per atom of each, if

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 from pymatgen.core import Structure
 
 from periodicnet.graph import embeddability, normalise_edges
-from periodicnet.structure import validate_structure
+from periodicnet.structure import to_structure, validate_structure
 from slices.bonds import find_bonds
 from slices.canonicalize import canonical_graph
 from slices.contacts import complete_with_contacts
@@ -19,12 +18,9 @@ MAX_SITES = 500
 
 
 def _validated(structure: object) -> Structure:
-    """The structure, checked, with every site in the unit cell (a neighbour search spans all given positions)."""
-    structure = validate_structure(structure, max_sites=MAX_SITES)
-    frac = structure.frac_coords
-    if np.any((frac < 0) | (frac >= 1)):
-        structure = Structure(structure.lattice, structure.species, np.mod(frac, 1.0))  # the same crystal
-    return structure
+    """The crystal (a pymatgen Structure, ASE Atoms or a structure file: :func:`periodicnet.structure.to_structure`),
+    checked, with every site in the unit cell (a neighbour search spans all given positions)."""
+    return validate_structure(to_structure(structure), max_sites=MAX_SITES)  # to_structure moves sites into the cell
 
 
 def primitive(structure: Structure) -> Structure:
@@ -62,8 +58,9 @@ def structure_graph(
     return _completed(structure, graph) if complete else graph
 
 
-def encode(structure: Structure, bonds: str = "econ", complete: bool = True) -> str:
-    """Canonical SLICES string of a crystal.
+def encode(structure: Structure | object, bonds: str = "econ", complete: bool = True) -> str:
+    """Canonical SLICES string of a crystal: a pymatgen ``Structure``, an ASE ``Atoms`` or the path of a file holding
+    one crystal (oxidation states and magnetic moments are ignored).
 
     The same crystal gives the same string whatever its cell, origin, orientation or atom order. A crystal whose
     bonds do not form a connected 3D net (layers, chains, molecules) is completed with contacts, written after
@@ -98,8 +95,9 @@ class Encodability:
         return self.ok
 
 
-def check(structure: Structure, bonds: str = "econ", complete: bool = True) -> Encodability:
-    """Report whether ``structure`` can be encoded (and whether it needs contacts), without raising."""
+def check(structure: Structure | object, bonds: str = "econ", complete: bool = True) -> Encodability:
+    """Report whether ``structure`` (any form :func:`encode` takes) can be encoded (and whether it needs contacts),
+    without raising."""
     try:
         structure = _reduced(structure, True)
         graph = _bond_graph(structure, bonds)

@@ -124,7 +124,7 @@ def test_molecular_crystal_is_reported_as_disconnected_or_0d():
 @pytest.mark.parametrize(
     ("make", "words"),
     [
-        (lambda: "NaCl.cif", "pymatgen Structure"),
+        (lambda: "NaCl.cif", "NaCl.cif: no such file"),  # a string is a file path
         (lambda: Molecule(["H", "H"], [[0, 0, 0], [0, 0, 0.74]]), "pymatgen Structure"),
         (lambda: Structure(Lattice.cubic(4), ["Na", "Na"], [[0, 0, 0], [0, 0, 0.01]]), "overlapping"),
         (lambda: Structure(Lattice.cubic(4), [{"Na": 0.5, "K": 0.5}], [[0, 0, 0]]), "disordered"),

@@ -192,8 +192,10 @@ def test_assess_gives_reasons_not_nans():
 def test_assess_bad_arguments():
     from screening import assess
 
-    with pytest.raises(ScreeningError, match="not a pymatgen Structure"):
-        assess(["NaCl"])
+    with pytest.raises(ScreeningError, match="item 0: NaCl: no such file"):
+        assess(["NaCl"])  # a string is a file path
+    with pytest.raises(ScreeningError, match="item 1: expected a pymatgen Structure, an ASE Atoms or the path"):
+        assess([nacl(), 3.0])
     with pytest.raises(ScreeningError, match="route"):
         assess([nacl()], route="guess")
     with pytest.raises(ScreeningError, match="energies has 2 items for 1 structures"):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from fnmatch import fnmatch
 from pathlib import Path
 
 from periodicnet.arguments import check_seed, check_time_limit, cli_type
@@ -15,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     enc = subparsers.add_parser(
         "encode",
         help="crystal files -> canonical SLICES strings",
-        description="Read crystal structures (CIF, POSCAR, or anything pymatgen reads) and print one canonical SLICES "
+        description="Read crystal structures (CIF, POSCAR, or anything pymatgen or ASE reads) and print one canonical SLICES "
         "string per structure. A CIF with several data blocks gives one line per block, in file order "
         "(--with-name labels them FILE#BLOCK). A file or block that cannot be encoded prints an error line on "
         "stderr and the command goes on; the exit status is 1 if any failed.",
@@ -73,72 +72,36 @@ ROUTES = {"fast": _fast_route, "full": _full_route}
 """``slices decode --route``: name -> the :func:`relax.reconstruct` keywords of that route (imported on use)."""
 
 
-def _unreadable_file_errors() -> tuple[type[BaseException], ...]:
-    """What pymatgen's ``Structure.from_file`` raises for a file it cannot read, found by trying malformed CIF, POSCAR,
-    JSON, YAML, XML, CSSR, RES and XSF files: ValueError (CIF, numbers, JSON syntax, unknown extension),
-    IndexError/KeyError (POSCAR, JSON), TypeError (JSON/YAML of the wrong shape), AttributeError (an empty
-    vasprun.xml), SyntaxError (lxml, RES), ruamel's YAMLError (YAML syntax), OSError (a folder, no permission)."""
-    from ruamel.yaml.error import YAMLError
-
-    return (OSError, ValueError, LookupError, TypeError, AttributeError, SyntaxError, YAMLError)
-
-
 def _strings(values: list[str]) -> list[str]:
     if values == ["-"]:
         return [line.strip() for line in sys.stdin if line.strip()]
     return values
 
 
-def _crystal_texts(path: Path) -> list[tuple[str, str | None]]:
-    """``(label, CIF text)`` for each data block of a CIF (label ``FILE#BLOCK`` when there are several), or
-    ``[(FILE, None)]`` for a file to read whole."""
-    from pymatgen.io.cif import CifFile
-
-    if not fnmatch(path.name.lower(), "*.cif*"):
-        return [(str(path), None)]
-    blocks = CifFile.from_file(path).data
-    if len(blocks) < 2:
-        return [(str(path), None)]
-    return [(f"{path}#{name}", str(block)) for name, block in blocks.items()]
-
-
 def _encode(args: argparse.Namespace) -> int:
-    import warnings
-
-    from pymatgen.core import Structure
-
     import slices
+    from periodicnet.crystal_files import CrystalFileError, read_crystals
 
-    unreadable = _unreadable_file_errors()
     failed = 0
     for path in args.files:
-        if not path.is_file():
-            print(f"{path}: error: {'not a file' if path.exists() else 'no such file'}", file=sys.stderr)
+        try:
+            entries = read_crystals(path)
+        except CrystalFileError as exc:
+            print(f"{exc.label}: error: {exc.detail}", file=sys.stderr)
             failed += 1
             continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                crystals = _crystal_texts(path)
-            except (OSError, UnicodeDecodeError) as exc:
-                print(f"{path}: error: cannot read it as text ({exc})", file=sys.stderr)
+        for entry in entries:
+            if entry.error is not None:
+                print(f"{entry.label}: error: {entry.error.detail}", file=sys.stderr)
                 failed += 1
                 continue
-            for label, text in crystals:
-                try:
-                    structure = Structure.from_file(path) if text is None else Structure.from_str(text, fmt="cif")
-                except unreadable as exc:
-                    print(f"{label}: error: pymatgen could not read it as a crystal ({type(exc).__name__}: {exc})",
-                          file=sys.stderr)
-                    failed += 1
-                    continue
-                try:
-                    string = slices.encode(structure, bonds=args.bonds)
-                except slices.SlicesError as exc:
-                    print(f"{label}: error: {exc}", file=sys.stderr)
-                    failed += 1
-                    continue
-                print(f"{label}\t{string}" if args.with_name else string)
+            try:
+                string = slices.encode(entry.structure, bonds=args.bonds)
+            except slices.SlicesError as exc:
+                print(f"{entry.label}: error: {exc}", file=sys.stderr)
+                failed += 1
+                continue
+            print(f"{entry.label}\t{string}" if args.with_name else string)
     return 1 if failed else 0
 
 
