@@ -170,8 +170,12 @@ def _phase_diagrams(run: RunDir, ranked: list[dict]) -> list[tuple[str, str]]:
 
 
 def write_report(run: RunDir, rows: list[dict], summary: dict, settings: dict, criteria: Criteria) -> Path:
-    """Plots (PNG) and ``report.md`` embedding them; also ``summary.json``."""
+    """Plots (PNG) and ``report.md`` embedding them; also ``summary.json`` (with the criteria) and ``report.html``
+    (:mod:`pipeline.html_report`)."""
+    from pipeline.html_report import criteria_dict
+
     figures = _plots(run, rows, criteria)
+    summary = {**summary, "criteria": criteria_dict(criteria)}
     write_atomic(run.root / "summary.json", json.dumps(summary, indent=2) + "\n")
     lines = ["# SLICES generation report", "", "## Settings", ""]
     lines += [f"- `{k}`: {v}" for k, v in settings.items()]
@@ -205,7 +209,17 @@ def write_report(run: RunDir, rows: list[dict], summary: dict, settings: dict, c
         lines += [f"![{caption}]({path})", "", f"*{caption}*", ""]
     path = run.root / "report.md"
     write_atomic(path, "\n".join(lines) + "\n")
+    _write_html(run, rows, summary, settings)
     return path
+
+
+def _write_html(run: RunDir, rows: list[dict], summary: dict, settings: dict) -> None:
+    """``report.html`` beside ``report.md``: the interactive page of the same run."""
+    from pipeline.html_report import ReportMeta, run_structures, write_html_report
+
+    meta = ReportMeta(title=f"SLICES generation report: {run.root.resolve().name}", settings=settings,
+                      criteria=summary["criteria"], summary=summary, structures=run_structures(run.root, rows))
+    write_html_report(run.root / "report.html", rows, meta)
 
 
 def _fmt(value) -> str:
