@@ -195,6 +195,11 @@ def write_html_report(out: str | os.PathLike, rows: list[dict], meta: ReportMeta
     return out
 
 
+def run_title(root: str | os.PathLike) -> str:
+    """The page title of a run folder's report."""
+    return f"SLICES run report: {Path(root).resolve().name}"
+
+
 def run_structures(root: Path, rows: list[dict]) -> dict[int, Any]:
     """The relaxed crystal of each row: from ``decoded.jsonl`` (a generate run), else from the row's CIF."""
     from pymatgen.core import Structure
@@ -235,7 +240,7 @@ def rebuild_html_report(run_dir: str | os.PathLike) -> Path:
     summary = read_json(root / "summary.json", advice) if (root / "summary.json").is_file() else {}
     settings = read_json(root / "run.json", advice) if (root / "run.json").is_file() else {}
     summary = summary if isinstance(summary, dict) else {}
-    meta = ReportMeta(title=f"SLICES run report: {root.resolve().name}", settings=settings if isinstance(
+    meta = ReportMeta(title=run_title(root), settings=settings if isinstance(
         settings, dict) else {}, criteria=summary.get("criteria") or {}, summary=summary,
         structures=run_structures(root, rows))
     return write_html_report(root / "report.html", rows, meta)

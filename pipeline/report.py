@@ -215,9 +215,9 @@ def write_report(run: RunDir, rows: list[dict], summary: dict, settings: dict, c
 
 def _write_html(run: RunDir, rows: list[dict], summary: dict, settings: dict) -> None:
     """``report.html`` beside ``report.md``: the interactive page of the same run."""
-    from pipeline.html_report import ReportMeta, run_structures, write_html_report
+    from pipeline.html_report import ReportMeta, run_structures, run_title, write_html_report
 
-    meta = ReportMeta(title=f"SLICES generation report: {run.root.resolve().name}", settings=settings,
+    meta = ReportMeta(title=run_title(run.root), settings=settings,
                       criteria=summary["criteria"], summary=summary, structures=run_structures(run.root, rows))
     write_html_report(run.root / "report.html", rows, meta)
 
