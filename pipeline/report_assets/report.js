@@ -337,15 +337,16 @@
       var a = sys.phases[t[0]].xy, b = sys.phases[t[1]].xy;
       svg("line", { x1: sx(a[0]), y1: sy(a[1]), x2: sx(b[0]), y2: sy(b[1]), stroke: "#555", "stroke-width": 1 }, g);
     });
-    var unstable = 0;
+    var unstable = 0, labels = [[sx(card.point[0]), sy(card.point[1]), fmt(row.formula), "#dc2626"]];
     sys.phases.forEach(function (p) {
       var stable = p.eh <= 1e-9;
       if (!stable) unstable++;
       var tipText = p.formula + " (" + p.id + ")\nformation energy " + p.ef.toFixed(3) + " eV/atom\ne_above_hull " + p.eh.toFixed(3) + " eV/atom";
       svg("circle", { cx: sx(p.xy[0]), cy: sy(p.xy[1]), r: stable ? 4.5 : 3.5, fill: stable ? "#2563eb" : "#fff",
         stroke: stable ? "#111" : "#ea580c", "stroke-width": stable ? 0.7 : 1.2, "class": "phase", "data-tip": tipText }, g);
-      if (stable) svg("text", { x: sx(p.xy[0]), y: sy(p.xy[1]) - 7, "text-anchor": "middle", "font-size": 10 }, g, p.formula);
+      if (stable) labels.push([sx(p.xy[0]), sy(p.xy[1]), p.formula]);
     });
+    placeLabels(g, labels, W, H);
     var P = card.point, star = [], R1 = 9, R2 = 4;
     for (var i = 0; i < 10; i++) {
       var r = i % 2 ? R2 : R1, ang = -Math.PI / 2 + i * Math.PI / 5;
@@ -356,6 +357,27 @@
         " eV/atom\ne_above_hull " + fmt(row.e_above_hull) + " eV/atom\ndecomposition: " + fmt(row.decomposition) }, g);
     el("div", { "class": "note" }, parent, sys.elements.join("-") + ": filled = stable known phase, hollow = unstable (" +
       unstable + "), star = this candidate; hover for values");
+  }
+
+  /* Stable-phase labels: each at the first of a few places around its point where it overlaps no earlier label and
+     stays inside the plot; a label with no free place is left out (hover still names the phase). */
+  function placeLabels(g, labels, W, H) {
+    var placed = [], offsets = [[0, -8], [0, 16], [7, 4], [-7, 4], [0, -20], [0, 28]];
+    labels.forEach(function (lab) {
+      var w = 6.2 * lab[2].length, h = 11;
+      for (var k = 0; k < offsets.length; k++) {
+        var dx = offsets[k][0], dy = offsets[k][1];
+        var x0 = dx > 0 ? lab[0] + dx : dx < 0 ? lab[0] + dx - w : lab[0] - w / 2, y0 = lab[1] + dy - h + 2;
+        var box = [x0, y0, x0 + w, y0 + h];
+        if (box[0] < 0 || box[2] > W || box[1] < 0 || box[3] > H) continue;
+        var clash = placed.some(function (b) { return box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3]; });
+        if (clash) continue;
+        placed.push(box);
+        var t = svg("text", { x: x0, y: y0 + h - 2, "font-size": 10, "class": "phase-label" }, g, lab[2]);
+        if (lab[3]) { t.style.fill = lab[3]; t.style.fontWeight = "bold"; }
+        return;
+      }
+    });
   }
 
   /* ---------- candidate cards ---------- */
@@ -391,7 +413,7 @@
       var dot = el("span", { "class": "dot" }, item); dot.style.background = (D.elements[sp] || {}).colour || "#f0f";
       item.appendChild(document.createTextNode(sp));
     });
-    var right = el("div", {}, body);
+    var right = el("div", { "class": "facts" }, body);
     var dl = el("dl", { "class": "props" }, right);
     [["E above known hull", fmt(row.e_above_hull) + " eV/atom" + (row.below_known_hull ? " (flagged: below the known hull)" : "")],
      ["decomposition", fmt(row.decomposition)],
@@ -404,8 +426,9 @@
     el("dt", {}, dl, "CIF");
     var dd = el("dd", {}, dl);
     if (row.cif) el("a", { href: row.cif }, dd, row.cif); else dd.textContent = "- (not kept)";
-    if (card.system) phaseDiagram(right, card, row);
-    else el("div", { "class": "note" }, right, "No phase diagram: it is drawn for systems of 2-4 elements with a formation energy.");
+    var pd = el("div", { "class": "pd" }, body);
+    if (card.system) phaseDiagram(pd, card, row);
+    else el("div", { "class": "note" }, pd, "No phase diagram: it is drawn for systems of 2-4 elements with a formation energy.");
     if (card.string) {
       var det = el("details", { "class": "string" }, div);
       el("summary", {}, det, "SLICES string");
