@@ -68,10 +68,10 @@ def known_system(elements: tuple[str, ...]) -> SystemDiagram:
     diagram = known_hull().phase_diagram(list(elements))
     phases, where = [], {}
     for entry in sorted(diagram.all_entries, key=lambda e: (fractions(e.composition, elements), e.energy_per_atom)):
-        formula = entry.composition.reduced_formula
+        formula = _name(entry.composition)
         if formula in where:  # one point per formula (the hull keeps the lowest)
             continue
-        where[id(entry)] = where[formula] = len(phases)
+        where[formula] = len(phases)
         phases.append(KnownPhase(
             formula=formula, entry_id=str(entry.attribute or formula),
             formation_energy=float(diagram.get_form_energy_per_atom(entry)),
@@ -79,9 +79,14 @@ def known_system(elements: tuple[str, ...]) -> SystemDiagram:
             fractions=fractions(entry.composition, elements)))
     lines = set()
     for facet in diagram.facets:
-        vertices = sorted(where[diagram.qhull_entries[k].composition.reduced_formula] for k in facet)
+        vertices = sorted(where[_name(diagram.qhull_entries[k].composition)] for k in facet)
         lines.update((a, b) for n, a in enumerate(vertices) for b in vertices[n + 1:] if a != b)
     return SystemDiagram(elements=tuple(elements), phases=tuple(phases), tie_lines=tuple(sorted(lines)))
+
+
+def _name(composition) -> str:
+    """A phase's label: its reduced formula, or the element's symbol for an element ("Cl", not "Cl2")."""
+    return composition.elements[0].symbol if len(composition.elements) == 1 else composition.reduced_formula
 
 
 _TRIANGLE = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, np.sqrt(3) / 2]])
