@@ -397,6 +397,7 @@
     var left = el("div", { "class": "viewer" }, body);
     var canvas = el("canvas", { width: 300, height: 300, "class": "crystal", "data-index": card.index }, left);
     var viewer = new Viewer(canvas, card.crystal);
+    canvas.slicesViewer = viewer;
     api.viewers.push(viewer);
     var tools = el("div", { "class": "tools" }, left);
     var btn = el("button", { type: "button", "class": "supercell" }, tools, "2\u00d72\u00d72 supercell");
@@ -450,7 +451,7 @@
     var io = new IntersectionObserver(function (entries) {
       entries.forEach(function (e) {
         if (!e.isIntersecting) return;
-        var v = api.viewers[Array.prototype.indexOf.call(document.querySelectorAll("canvas.crystal"), e.target)];
+        var v = e.target.slicesViewer;
         if (v && !v.drawn) v.draw();
       });
     }, { rootMargin: "200px" });
