@@ -186,9 +186,13 @@ def _phase_diagrams(run: RunDir, ranked: list[dict]) -> list[tuple[str, str]]:
 
 def write_report(run: RunDir, rows: list[dict], summary: dict, settings: dict, criteria: Criteria,
                  layout: ReportLayout = ReportLayout()) -> Path:
-    """Plots (PNG) and ``report.md`` embedding them; also ``summary.json``. ``layout`` adapts the report to the
+    """Plots (PNG) and ``report.md`` embedding them; also ``summary.json`` (with the criteria) and ``report.html``
+    (:mod:`pipeline.html_report`). ``layout`` adapts the report to the
     command that made the run (:class:`ReportLayout`)."""
+    from pipeline.html_report import criteria_dict
+
     figures = _plots(run, rows, criteria)
+    summary = {**summary, "criteria": criteria_dict(criteria)}
     write_atomic(run.root / "summary.json", json.dumps(summary, indent=2) + "\n")
     lines = [f"# {layout.title}", "", "## Settings", ""]
     lines += [f"- `{k}`: {v}" for k, v in settings.items()]
@@ -224,7 +228,17 @@ def write_report(run: RunDir, rows: list[dict], summary: dict, settings: dict, c
         lines += [f"![{caption}]({path})", "", f"*{caption}*", ""]
     path = run.root / "report.md"
     write_atomic(path, "\n".join(lines) + "\n")
+    _write_html(run, rows, summary, settings)
     return path
+
+
+def _write_html(run: RunDir, rows: list[dict], summary: dict, settings: dict) -> None:
+    """``report.html`` beside ``report.md``: the interactive page of the same run."""
+    from pipeline.html_report import ReportMeta, run_structures, run_title, write_html_report
+
+    meta = ReportMeta(title=run_title(run.root), settings=settings,
+                      criteria=summary["criteria"], summary=summary, structures=run_structures(run.root, rows))
+    write_html_report(run.root / "report.html", rows, meta)
 
 
 def _fmt(value) -> str:

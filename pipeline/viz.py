@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import logging
-import warnings
 
 import numpy as np
 
@@ -89,42 +87,9 @@ def plot_quotient_graph(graph, ax=None, title: str | None = None, seed: int = 0)
 
 def plot_phase_diagram(composition, formation_energy_per_atom: float, label: str | None = None, ax=None):
     """The known-materials phase diagram (:mod:`screening.hull`) of the composition's chemical system with the
-    candidate added (a red star), with pymatgen's ``PDPlotter`` (matplotlib). Systems of 2-4 elements only
-    (``ValueError`` otherwise). Draws through pyplot (close the figure when done). Returns the matplotlib axes."""
-    import matplotlib.pyplot as plt  # pymatgen's plotter draws on pyplot's current axes
-    from pymatgen.analysis.phase_diagram import PDEntry, PDPlotter, PhaseDiagram
+    candidate added (a red star): :func:`pipeline.phase_diagram.draw_phase_diagram` (readable labels, unstable known
+    phases marked). Systems of 2-4 elements only (``ValueError`` otherwise). Without ``ax``, draws on a new pyplot
+    figure (close it when done). Returns the matplotlib axes."""
+    from pipeline.phase_diagram import draw_phase_diagram
 
-    from screening.hull import as_composition, known_hull
-
-    comp = as_composition(composition)
-    n_elements = len(comp.elements)
-    if not 2 <= n_elements <= 4:
-        raise ValueError(f"a phase diagram is drawn for 2-4 elements; {comp.reduced_formula} has {n_elements}")
-    known = known_hull().phase_diagram([el.symbol for el in comp.elements])
-    name = label or f"{comp.reduced_formula} (candidate)"
-    candidate = PDEntry(comp, formation_energy_per_atom * comp.num_atoms, name=name)
-    diagram = PhaseDiagram([*known.all_entries, candidate])
-    e_hull = diagram.get_e_above_hull(candidate)
-    if ax is None:
-        ax = plt.figure(figsize=(8, 6.5)).add_subplot(projection="3d" if n_elements == 4 else None)
-    plt.sca(ax)
-    plotter = PDPlotter(diagram, show_unstable=e_hull + 1e-3 if e_hull > 0 else 0, backend="matplotlib")
-    quiet = logging.getLogger("matplotlib.axes._base")  # notes that a ternary's equal aspect overrides y limits
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # matplotlib notes about tight layouts of 3D axes
-            ax = plotter.get_plot(label_unstable=False, ax=ax)
-    finally:
-        quiet.setLevel(level)
-    if n_elements == 3:
-        ax.set_adjustable("box")  # pymatgen fixes both limits and an equal aspect: fit the box, not the limits
-    _, stable, unstable = plotter.pd_plot_data
-    where = next((xy for xy, entry in stable.items() if entry is candidate), None)
-    where = where if where is not None else unstable.get(candidate)
-    if where is not None:
-        ax.scatter(*[[v] for v in where], marker="*", s=260, color="tab:red", zorder=5, label=name)
-        ax.legend(loc="best", fontsize=7)
-    ax.set_title(f"{comp.reduced_formula}: {e_hull:+.3f} eV/atom vs the known hull", fontsize=9)
-    return ax
+    return draw_phase_diagram(composition, formation_energy_per_atom, label, ax)

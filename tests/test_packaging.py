@@ -139,4 +139,5 @@ def test_wheel_in_a_fresh_venv_runs_generate_from_another_folder(wheel, tmp_path
     table = pd.read_csv(out / "candidates.csv", keep_default_na=False)
     assert len(table) == 2
     assert (out / "report.md").is_file()
+    assert "report-data" in (out / "report.html").read_text()  # its script and style come from the wheel
     assert "Warning" not in result.stderr, result.stderr

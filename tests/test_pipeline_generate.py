@@ -72,6 +72,7 @@ def test_sampled_run_writes_table_cifs_and_report(sampled_run):
     assert len(list((out / "cif").glob("*.cif"))) == (table["status"] == "ok").sum()
     report = (out / "report.md").read_text()
     assert "![" in report and (out / "plots" / "status.png").stat().st_size > 1000
+    assert "report-data" in (out / "report.html").read_text()  # the interactive page (tests/test_report_html.py)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["sampled"] == 4 and sum(summary["status_counts"].values()) == 4
 

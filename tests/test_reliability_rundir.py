@@ -155,7 +155,7 @@ def test_every_output_file_has_the_users_umask(finished):
     files = [p for p in finished.rglob("*") if p.is_file()]
     names = {p.name for p in files}
     assert {"run.json", "samples.json", "decoded.jsonl", "candidates.csv", "candidates.json", "report.md",
-            "summary.json", "status.png", ".lock"} <= names
+            "report.html", "summary.json", "status.png", ".lock"} <= names
     modes = {str(p.relative_to(finished)): oct(stat.S_IMODE(p.stat().st_mode)) for p in files}
     assert set(modes.values()) == {oct(FILE_MODE)}, modes
 

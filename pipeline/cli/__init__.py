@@ -10,9 +10,9 @@ import os
 import sys
 
 from periodicnet.errors import SlicesError
-from pipeline.cli import assess, codec, generate, model
+from pipeline.cli import assess, codec, generate, model, report
 
-COMMAND_MODULES = (codec, model, generate, assess)
+COMMAND_MODULES = (codec, model, generate, assess, report)
 """The modules that add subcommands, in the order ``slices --help`` lists them."""
 
 DESCRIPTION = """\
@@ -24,6 +24,7 @@ Crystal inverse design with SLICES strings.
   slices train / sample          train the generative model / sample new strings from it
   slices generate --n 100        the whole pipeline: sample, reconstruct, screen, write CIFs and a table
   slices assess FILE...          screen crystals of your own (CIF, POSCAR, ...): the same table and report
+  slices report RUN_DIR          rebuild a run's interactive report.html
 
 Run `slices COMMAND --help` for the options of one command."""
 

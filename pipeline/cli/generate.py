@@ -20,6 +20,8 @@ energy and energy above the hull of known materials (Materials Project), and wri
                                         predictions, novelty, status (ok = kept, else the reason it was dropped)
   OUT/cif/*.cif                         one CIF per kept candidate, in its refined space group
   OUT/report.md, OUT/plots/*.png        summary report with property distributions and target vs predicted
+  OUT/report.html                       the same run as one interactive page (opens offline; slices report
+                                        rebuilds it): sortable table, 3D views, phase diagrams
 
 Rerunning with the same --out resumes: finished candidates are not decoded again, and failures are final unless
 --retry-failed is given (it retries the ones whose worker crashed or timed out). Only one run at a time may write
@@ -196,4 +198,4 @@ def print_summary(summary: dict, out, file=sys.stdout) -> None:
         print(f"  {status:<{width}}  {count}", file=file)
     t = summary.get("timings_s", {})
     print("  time (s): " + "  ".join(f"{k} {v:.1f}" for k, v in t.items()), file=file)
-    print(f"  table: {out}/candidates.csv  report: {out}/report.md", file=file)
+    print(f"  table: {out}/candidates.csv  report: {out}/report.md, {out}/report.html", file=file)
