@@ -10,9 +10,9 @@ import os
 import sys
 
 from periodicnet.errors import SlicesError
-from pipeline.cli import codec, generate, model
+from pipeline.cli import codec, design, generate, model
 
-COMMAND_MODULES = (codec, model, generate)
+COMMAND_MODULES = (codec, model, generate, design)
 """The modules that add subcommands, in the order ``slices --help`` lists them."""
 
 DESCRIPTION = """\
@@ -23,6 +23,7 @@ Crystal inverse design with SLICES strings.
   slices decode STRING...        SLICES string -> relaxed crystal (CIF)
   slices train / sample          train the generative model / sample new strings from it
   slices generate --n 100        the whole pipeline: sample, reconstruct, screen, write CIFs and a table
+  slices design --band-gap 2.0   closed loop: propose, judge, fine-tune, until a CPU budget; ranked hits
 
 Run `slices COMMAND --help` for the options of one command."""
 
