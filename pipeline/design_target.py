@@ -152,8 +152,8 @@ class LoopSettings:
     ``hits_per_composition`` times) mixed with ``replay`` training crystals per hit (``learn=False``: no
     fine-tuning). ``seed`` seeds everything (round r uses ``seed + r``)."""
 
-    proposals: int = 400
-    decodes: int = 24
+    proposals: int = 300
+    decodes: int = 20
     per_composition: int = 1
     guidance: float = 2.0
     temperature: float = 1.0
