@@ -3,7 +3,7 @@ budget of CPU time, candidates, hits or rounds is spent. See ``docs/design.md``.
 
 1. **Propose** (:mod:`pipeline.proposals`): sample many strings conditioned on the target (with guidance), rank
    them by what the string alone predicts (the composition band-gap model, SMACT, the element constraints, a known
-   crystal of the formula, a formula already found, the cell size) and keep only the best for decoding.
+   composition, a formula already found, the cell size) and keep only the best for decoding.
 2. **Decode and judge** with the product's own path (:func:`pipeline.generate.generate` on the chosen strings):
    relaxation, the hull of known materials, novelty against everything known, symmetry, and the band gap of the
    relaxed crystal by MEGNet. The judge is MEGNet, not the composition model that ranked the proposals; both gaps
@@ -109,7 +109,7 @@ def design(target: DesignTarget, budget: DesignBudget, *, out: str | os.PathLike
     try:
         mark = cpu_seconds_now()  # this session's setup is charged to its first round
         _check_settings(root, settings)
-        known = _known_structures(runner.progress)
+        known = _known_compositions(runner.progress)
         rounds: list[dict] = []
         hits: list[dict] = []
         model: str | None = None
@@ -135,10 +135,10 @@ def design(target: DesignTarget, budget: DesignBudget, *, out: str | os.PathLike
         handle.close()
 
 
-def _known_structures(progress: bool) -> set[str]:
-    """Reduced formulas that have a known crystal in the shared data (the novelty index's structures)."""
+def _known_compositions(progress: bool) -> set[str]:
+    """Reduced formulas of every known crystal and composition of the shared data (the novelty index's)."""
     from pipeline.criteria import Criteria
     from pipeline.generate import _known_index
 
     index = _known_index(Criteria(), progress)
-    return set(index.crystals) if index is not None else set()
+    return set(index.formulas) if index is not None else set()

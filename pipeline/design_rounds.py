@@ -25,14 +25,14 @@ HIT_FIELDS = ("formula", "e_above_hull", "band_gap", "band_gap_composition", "fo
 @dataclass
 class RoundContext:
     """What a round needs from the loop: the run folder, the target and settings, the runner, the model to
-    sample from (None: shipped), the formulas with a known crystal, and the hits of earlier rounds."""
+    sample from (None: shipped), the known compositions (reduced formulas), and the hits of earlier rounds."""
 
     root: Path
     target: DesignTarget
     loop: LoopSettings
     runner: Runner
     model: str | None
-    known_structures: set[str]
+    known_compositions: set[str]
     earlier_hits: list[dict]
 
 
@@ -69,7 +69,7 @@ def _propose(folder: Path, number: int, ctx: RoundContext, progress: bool) -> di
         described = proposals.describe(strings)
         gaps = proposals.predict_gaps([d["formula"] for d in described])
         found = {h["formula"] for h in ctx.earlier_hits}
-        ranked = proposals.rank(strings, described, gaps, target, known_structures=ctx.known_structures,
+        ranked = proposals.rank(strings, described, gaps, target, known_compositions=ctx.known_compositions,
                                 found_before=found)
         chosen = proposals.choose(ranked, loop.decodes, loop.per_composition)
         record["proposals"] = [p.as_dict() for p in ranked]

@@ -3,9 +3,15 @@
 Sampling costs about 20 ms a string and decoding about a CPU-second, so everything the string tells is used
 before decoding: its composition's band gap by the composition model (:mod:`screening.gap_model`, the *filter*;
 the loop's *judge* is MEGNet on the relaxed crystal, a different model), the SMACT test, the element
-constraints, whether the composition already has a known crystal (a decoded crystal of such a formula is often
-that known crystal, not a new one), whether an earlier round already found a hit of that formula, and the cell's
-size. :func:`rank` is pure (it takes the predictions), so it is tested without any model.
+constraints, whether the composition is known (in any table of known materials), whether an earlier round already
+found a hit of that formula, and the cell's size. :func:`rank` is pure (it takes the predictions), so it is tested
+without any model.
+
+Why a known composition ranks first: of 291 decoded samples of the shipped model
+(``benchmarks/results/generative_sun_v4_route2_candidates.jsonl.gz``, judged against today's known index), those
+whose formula is a known composition were stable, unique and new 45% of the time (30 of 66; only 4 turned out to be
+a known crystal), those of a composition no table holds 32% (72 of 225); and small cells did better than large ones
+(38% at <= 6 atoms, 28% at 15 or more).
 """
 
 from __future__ import annotations
@@ -15,9 +21,9 @@ from typing import Sequence
 
 from pipeline.design_target import DesignTarget
 
-KNOWN_STRUCTURE_PENALTY = 0.3  # eV-equivalent: a formula with a known crystal decodes to it often
+NEW_COMPOSITION_PENALTY = 0.3  # eV-equivalent: a composition no table knows is less often stable (see above)
 FOUND_BEFORE_PENALTY = 0.5  # a formula an earlier round already hit: a second hit is likely a duplicate
-SIZE_PENALTY = 0.01  # per atom: small cells decode faster and more often
+SIZE_PENALTY = 0.01  # per atom: small cells decode faster and are more often stable
 
 
 @dataclass(frozen=True)
@@ -31,7 +37,7 @@ class Proposal:
     gap_composition: float | None
     smact: bool
     elements_ok: bool
-    known_structure: bool
+    known_composition: bool
     found_before: bool
     score: float
     passes: bool
@@ -82,7 +88,7 @@ def predict_gaps(formulas: Sequence[str | None]) -> list[float | None]:
 
 
 def rank(strings: Sequence[str], described: Sequence[dict], gaps: Sequence[float | None], target: DesignTarget, *,
-         known_structures: set[str], found_before: set[str], smact=None) -> list[Proposal]:
+         known_compositions: set[str], found_before: set[str], smact=None) -> list[Proposal]:
     """Every string as a :class:`Proposal`, best first (passing ones first, then by score: the composition gap's
     distance from the window plus the penalties above; ties keep the sampled order)."""
     from periodicnet.chemistry import smact_valid
@@ -95,7 +101,7 @@ def rank(strings: Sequence[str], described: Sequence[dict], gaps: Sequence[float
         n_atoms = len(species)
         ok_smact = bool(species) and bool(smact(species))
         ok_elements = allowed is None or set(species) <= allowed
-        known = formula in known_structures
+        known = formula in known_compositions
         before = formula in found_before
         reason = ""
         if formula is None:
@@ -111,7 +117,7 @@ def rank(strings: Sequence[str], described: Sequence[dict], gaps: Sequence[float
         elif target.window is not None and target.gap_distance(gap) > 0:
             reason = "composition gap off target"
         distance = target.gap_distance(gap) if gap is not None else 10.0
-        score = (distance + KNOWN_STRUCTURE_PENALTY * known + FOUND_BEFORE_PENALTY * before
+        score = (distance + NEW_COMPOSITION_PENALTY * (not known) + FOUND_BEFORE_PENALTY * before
                  + SIZE_PENALTY * n_atoms)
         out.append(Proposal(i, s, formula, n_atoms, gap, ok_smact, ok_elements, known, before, round(score, 6),
                             not reason, reason))

@@ -118,42 +118,45 @@ def test_rank_orders_by_string_only_predictions():
     assert [d["formula"] for d in described] == ["LuFeC2", "LiZrSe2", "LuFeC2", None]
     target = DesignTarget(band_gap=2.0)
     gaps = [0.0, 1.9, 2.2, None]
-    ranked = rank(strings, described, gaps, target, known_structures=set(), found_before=set(),
+    ranked = rank(strings, described, gaps, target, known_compositions=set(), found_before=set(),
                   smact=lambda species: True)
     assert [p.index for p in ranked if p.passes] == [1, 2]  # in the window, smaller distance / size first
     reasons = {p.index: p.reason for p in ranked}
     assert reasons[0] == "composition gap off target" and reasons[3] == "unparsable"
-    # a formula with a known crystal or already found is ranked after an equal one without
-    ranked = rank(strings[:3], described[:3], [2.0, 2.0, 2.0], target, known_structures={"LuFeC2"},
+    # a known composition ranks before a new one; a formula an earlier round already hit ranks last
+    ranked = rank(strings[:3], described[:3], [2.0, 2.0, 2.0], target, known_compositions={"LuFeC2", "LiZrSe2"},
                   found_before={"LiZrSe2"}, smact=lambda species: True)
     assert [p.index for p in ranked] == [0, 2, 1]
-    assert ranked[0].known_structure and ranked[2].found_before
+    assert ranked[0].known_composition and ranked[2].found_before
+    ranked = rank(strings[:2], described[:2], [2.0, 2.0], target, known_compositions={"LuFeC2"},
+                  found_before=set(), smact=lambda species: True)
+    assert [p.index for p in ranked] == [0, 1] and not ranked[1].known_composition
 
 
 def test_rank_applies_smact_elements_and_size():
     strings = [LUFEC2, LIZRSE2]
     described = _described(strings)
     target = DesignTarget(band_gap=2.0, elements=("Li", "Zr", "Se"), max_atoms=3)
-    ranked = rank(strings, described, [2.0, 2.0], target, known_structures=set(), found_before=set(),
+    ranked = rank(strings, described, [2.0, 2.0], target, known_compositions=set(), found_before=set(),
                   smact=lambda species: "Lu" not in species)
     by_index = {p.index: p for p in ranked}
     assert by_index[0].reason == "fails SMACT"
     assert by_index[1].reason == "too many atoms"
     ranked = rank(strings, described, [2.0, 2.0], DesignTarget(band_gap=2.0, elements=("Lu", "Fe", "C")),
-                  known_structures=set(), found_before=set(), smact=lambda species: True)
+                  known_compositions=set(), found_before=set(), smact=lambda species: True)
     assert {p.index: p.reason for p in ranked}[1] == "element outside the allowed ones"
 
 
 def test_choose_caps_per_composition_and_count():
     strings = [LUFEC2, LUFEC2_B, LIZRSE2]
     described = _described(strings)
-    ranked = rank(strings, described, [2.0, 2.0, 2.1], DesignTarget(band_gap=2.0), known_structures=set(),
+    ranked = rank(strings, described, [2.0, 2.0, 2.1], DesignTarget(band_gap=2.0), known_compositions=set(),
                   found_before=set(), smact=lambda species: True)
     chosen = choose(ranked, decodes=10, per_composition=1)
     assert sorted(p.formula for p in chosen) == ["LiZrSe2", "LuFeC2"]
     assert len(choose(ranked, decodes=10, per_composition=2)) == 3
     assert len(choose(ranked, decodes=1, per_composition=2)) == 1
-    failing = rank(strings, described, [0.0, 0.0, 0.0], DesignTarget(band_gap=2.0), known_structures=set(),
+    failing = rank(strings, described, [0.0, 0.0, 0.0], DesignTarget(band_gap=2.0), known_compositions=set(),
                    found_before=set(), smact=lambda species: True)
     assert choose(failing, decodes=10, per_composition=1) == []  # nothing off target is decoded
 
