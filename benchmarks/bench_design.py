@@ -5,7 +5,9 @@ S.U.N.T. = decoded crystals that are stable (e_above_hull <= 0.1 eV/atom on the 
 unique, novel (not a known crystal) and on target (band gap in the target window by MEGNet on the relaxed crystal).
 Both arms judge with the same criteria (``DesignTarget.criteria()``); one-shot ``generate`` samples as a new user
 would (conditioned on the target, guidance 1). Each arm runs in its own process (so each pays its own start-up), and
-its CPU time is that process's and its children's (``resource.getrusage``). Run folders go to ``--work`` and resume.
+its CPU time is that process's and its children's (``resource.getrusage``). Run folders go to ``--work``; a finished
+arm's result is kept there (``ARM_CONDITION.result.json``) and not run again, so conditions can run in separate
+processes and the results file is merged per condition.
 
     python benchmarks/bench_design.py --cpu-minutes 10 --generate-n 170       # -> benchmarks/results/design.json
 """
@@ -105,32 +107,43 @@ def main() -> None:
         out = (run_design if arm == "design" else run_generate)(condition, args)
         print("ARM-RESULT " + json.dumps(out))
         return
-    results = json.loads(RESULT.read_text()) if RESULT.is_file() else {}
-    results.update({"command": "python " + " ".join(sys.argv), "machine": f"{platform.node()}, 2 cores shared by "
-                    "several engineers (CPU times, not wall times, are compared)"})
-    conditions = results.setdefault("conditions", {})
+    command = "python " + " ".join(sys.argv)
     for condition in args.conditions:
+        arms = {}
         for arm in ("design", "generate"):
-            start = time.time()
-            child = subprocess.run([sys.executable, __file__, *sys.argv[1:], "--arm", arm, condition],
-                                   capture_output=True, text=True, check=False)
-            line = [x for x in child.stdout.splitlines() if x.startswith("ARM-RESULT ")]
-            if child.returncode or not line:
-                sys.stderr.write(child.stderr[-3000:])
-                raise SystemExit(f"{arm} {condition} failed")
-            out = with_rates(json.loads(line[-1][len("ARM-RESULT "):]))
-            out["wall_seconds"] = round(time.time() - start, 1)
-            conditions.setdefault(condition, {})[arm] = out
-            RESULT.write_text(json.dumps(results, indent=2) + "\n")
+            cache = Path(args.work) / f"{arm}_{condition}.result.json"  # a finished arm is not run (or timed) again
+            if cache.is_file():
+                arms[arm] = json.loads(cache.read_text())
+            else:
+                start = time.time()
+                child = subprocess.run([sys.executable, __file__, *sys.argv[1:], "--arm", arm, condition],
+                                       capture_output=True, text=True, check=False)
+                line = [x for x in child.stdout.splitlines() if x.startswith("ARM-RESULT ")]
+                if child.returncode or not line:
+                    sys.stderr.write(child.stderr[-3000:])
+                    raise SystemExit(f"{arm} {condition} failed")
+                arms[arm] = with_rates(json.loads(line[-1][len("ARM-RESULT "):]))
+                arms[arm]["wall_seconds"] = round(time.time() - start, 1)
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                cache.write_text(json.dumps(arms[arm]) + "\n")
+            out = arms[arm]
             print(f"{condition:>16} {arm:>9}: decoded {out['decoded']:4d}  S.U.N.T. {out['sunt']:3d} "
                   f"({100 * out['sunt_per_decoded']:.1f}%/decoded, {out['sunt_per_cpu_hour']:.1f}/CPU-h)  "
                   f"compositions {out['compositions']:3d}  on target {100 * out['on_target_share']:.1f}%  "
                   f"CPU {out['cpu_seconds'] / 60:.1f} min", flush=True)
-        d, g = conditions[condition]["design"], conditions[condition]["generate"]
+        d, g = arms["design"], arms["generate"]
         if g["sunt_per_cpu_hour"]:
-            conditions[condition]["ratio_sunt_per_cpu_hour"] = round(d["sunt_per_cpu_hour"] / g["sunt_per_cpu_hour"], 2)
-        RESULT.write_text(json.dumps(results, indent=2) + "\n")
+            arms["ratio_sunt_per_cpu_hour"] = round(d["sunt_per_cpu_hour"] / g["sunt_per_cpu_hour"], 2)
+        _merge(condition, dict(arms, command=command))
 
+
+def _merge(condition: str, entry: dict) -> None:
+    """Write one condition into the results file, keeping the others (conditions may run in separate processes)."""
+    results = json.loads(RESULT.read_text()) if RESULT.is_file() else {}
+    results["machine"] = (f"{platform.node()}, 2 cores shared by several engineers (load 10-20 during these runs): "
+                          f"CPU times, not wall times, are compared")
+    results.setdefault("conditions", {})[condition] = entry
+    RESULT.write_text(json.dumps(results, indent=2) + "\n")
 
 if __name__ == "__main__":
     main()
