@@ -117,8 +117,8 @@ def design(target: DesignTarget, budget: DesignBudget, *, out: str | os.PathLike
             spent = sum(r["cpu_seconds"] for r in rounds)
             per_round = spent / len(rounds) if rounds else 0.0
             stop = budget.spent(spent, sum(r["decoded"] for r in rounds), len(hits), len(rounds), per_round)
-            if stop is None and rounds and rounds[-1]["note"].startswith("no proposal"):
-                stop = f"round {rounds[-1]['round']} could sample no proposal: {rounds[-1]['note']}"
+            if stop is None:
+                stop = _out_of_reach(rounds)
             if stop is not None:
                 break
             ctx = RoundContext(root, target, loop, runner, model, known, list(hits))
@@ -133,6 +133,22 @@ def design(target: DesignTarget, budget: DesignBudget, *, out: str | os.PathLike
                             summary=summary)
     finally:
         handle.close()
+
+
+BARREN_ROUNDS = 2
+"""The loop stops after this many rounds in a row in which no proposal passed the string filters."""
+
+
+def _out_of_reach(rounds: list[dict]) -> str | None:
+    """Why the target looks out of reach (the sampler found no allowed composition, or no proposal passed the
+    filters in :data:`BARREN_ROUNDS` rounds in a row), or None."""
+    if rounds and rounds[-1]["note"].startswith("no proposal:"):
+        return f"round {rounds[-1]['round']} could sample no proposal: {rounds[-1]['note'][len('no proposal: '):]}"
+    last = rounds[-BARREN_ROUNDS:]
+    if len(last) == BARREN_ROUNDS and all(r["passing"] == 0 for r in last):
+        return (f"the target looks out of reach: in {BARREN_ROUNDS} rounds in a row no proposal passed the string "
+                f"filters; last round: {last[-1]['note']}")
+    return None
 
 
 def _known_compositions(progress: bool) -> set[str]:

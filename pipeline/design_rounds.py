@@ -159,6 +159,12 @@ def run_round(number: int, ctx: RoundContext, cpu_clock, start: float) -> dict:
     marks = [start, *stages.values()]
     stage_cpu = {name: round(marks[k + 1] - marks[k], 1) for k, name in enumerate(stages)}
     passing = sum(p["passes"] for p in record["proposals"])
+    note = record.get("error") or ""
+    if record["proposals"] and not passing:
+        from collections import Counter
+
+        reasons = Counter(p["reason"] for p in record["proposals"]).most_common(3)
+        note = "no proposal passed the string filters (" + ", ".join(f"{n} {why}" for why, n in reasons) + ")"
     decoded = [r for r in rows if r.get("structure_valid") is not None]
     judged = [r for r in decoded if r.get("band_gap") is not None]
     window = ctx.target.window
@@ -169,7 +175,7 @@ def run_round(number: int, ctx: RoundContext, cpu_clock, start: float) -> dict:
         "on_target_judge": len(on_target), "judged": len(judged), "hits": len(hits),
         "hit_compositions": len({h["formula"] for h in hits}),
         "status_counts": summary.get("status_counts", {}), "model_sampled": record["model"],
-        "model_after": model or "shipped", "note": record.get("error") or "",
+        "model_after": model or "shipped", "note": note,
         "cpu_seconds": round(cpu_clock() - start, 1), "stage_cpu_seconds": stage_cpu, "hit_list": hits,
     }
     write_atomic(folder / "round.json", dumps(result) + "\n")

@@ -256,7 +256,8 @@ def test_impossible_gap_ends_with_zero_hits_within_budget(tmp_path, one_torch_th
                     loop=LoopSettings(**SMALL), runner=Runner(workers=1, progress=False))
     assert result.hits == [] and result.summary["decoded"] == 0
     assert all(r["passing"] == 0 for r in result.rounds)  # no composition is predicted near 12 eV
-    assert result.summary["cpu_seconds"] <= 60.0 and "CPU" in result.stop_reason
+    assert result.summary["cpu_seconds"] <= 60.0 and len(result.rounds) <= 2
+    assert "out of reach" in result.stop_reason and "composition gap off target" in result.stop_reason
     assert pd.read_csv(tmp_path / "d" / "hits.csv").empty
     assert "None: no decoded crystal" in (tmp_path / "d" / "report.md").read_text()
 
@@ -266,12 +267,27 @@ def test_elements_that_cannot_balance_end_with_a_clear_report(tmp_path, one_torc
     from pipeline.design import design
     from pipeline.options import Runner
 
-    # noble gases have no oxidation state: no composition of them passes SMACT (two alkali metals would: an alloy)
-    result = design(DesignTarget(band_gap=1.0, elements=("He", "Ne")), DesignBudget(rounds=3), out=tmp_path / "d",
+    # He and Ne form no compound: the sampler redraws every mixed element block (SMACT) and can only write cells of
+    # one noble gas, which the composition model cannot judge; nothing is decoded and the loop gives up early
+    result = design(DesignTarget(band_gap=1.0, elements=("He", "Ne")), DesignBudget(rounds=5), out=tmp_path / "d",
                     loop=LoopSettings(proposals=5, decodes=2), runner=Runner(workers=1, progress=False))
-    assert len(result.rounds) == 1 and result.hits == []
-    assert "could sample no proposal" in result.stop_reason and "SMACT" in result.stop_reason
-    assert "SMACT" in (tmp_path / "d" / "report.md").read_text()
+    assert len(result.rounds) <= 2 and result.hits == [] and result.summary["decoded"] == 0
+    assert "could sample no proposal" in result.stop_reason or "out of reach" in result.stop_reason
+    report = (tmp_path / "d" / "report.md").read_text()
+    assert "None: no decoded crystal" in report and "no proposal" in report
+
+
+@pytest.mark.integration
+def test_only_metals_for_a_gap_end_as_out_of_reach(tmp_path, one_torch_thread, shared_models):
+    """Two alkali metals form only alloys (SMACT lets them pass): every proposal is a metal, none passes the gap
+    filter, nothing is decoded and the loop stops after two barren rounds."""
+    from pipeline.design import design
+    from pipeline.options import Runner
+
+    result = design(DesignTarget(band_gap=2.0, elements=("Na", "K")), DesignBudget(rounds=5), out=tmp_path / "d",
+                    loop=LoopSettings(proposals=10, decodes=2), runner=Runner(workers=1, progress=False))
+    assert len(result.rounds) == 2 and result.summary["decoded"] == 0 and result.hits == []
+    assert "out of reach" in result.stop_reason
 
 
 @pytest.mark.integration
