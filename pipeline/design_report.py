@@ -50,12 +50,10 @@ def summarise(rounds: list[dict], hits: list[dict], stop_reason: str) -> dict:
 def _plot(root: Path, rows: list[dict]) -> str | None:
     if not rows:
         return None
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend (a notebook's) alone
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    fig = Figure(figsize=(5.5, 3.5))
+    ax = fig.subplots()
     x = [r["round"] for r in rows]
     ax.plot(x, [100 * r["hit_rate"] for r in rows], "o-", label="hits / decoded")
     ax.plot(x, [100 * r["on_target_judge"] / r["decoded"] if r["decoded"] else 0 for r in rows], "s--",
@@ -67,7 +65,6 @@ def _plot(root: Path, rows: list[dict]) -> str | None:
     fig.tight_layout()
     (root / "plots").mkdir(exist_ok=True)
     fig.savefig(root / "plots" / "hit_rate.png", dpi=110)
-    plt.close(fig)
     return "plots/hit_rate.png"
 
 
