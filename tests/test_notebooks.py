@@ -1,4 +1,4 @@
-"""Run the notebooks top to bottom with nbclient (small settings via SLICES_NOTEBOOK_N), as CI does."""
+"""Run the notebooks top to bottom with nbclient (small settings via SLICES_NOTEBOOK_N, SLICES_NOTEBOOK_ROUNDS), as CI does."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ def test_notebooks_are_stored_without_outputs():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
     monkeypatch.setenv("SLICES_NOTEBOOK_OUT", str(tmp_path / "out"))
+    monkeypatch.setenv("SLICES_NOTEBOOK_ROUNDS", "2")  # notebook 02: two small design rounds
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.setenv("SLICES_MODEL_DIR", str(MODEL_DIR))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))

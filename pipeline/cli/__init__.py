@@ -10,9 +10,9 @@ import os
 import sys
 
 from periodicnet.errors import SlicesError
-from pipeline.cli import assess, codec, generate, model, report
+from pipeline.cli import assess, codec, design, generate, model, report
 
-COMMAND_MODULES = (codec, model, generate, assess, report)
+COMMAND_MODULES = (codec, model, generate, design, assess, report)
 """The modules that add subcommands, in the order ``slices --help`` lists them."""
 
 DESCRIPTION = """\
@@ -23,6 +23,7 @@ Crystal inverse design with SLICES strings.
   slices decode STRING...        SLICES string -> relaxed crystal (CIF)
   slices train / sample          train the generative model / sample new strings from it
   slices generate --n 100        the whole pipeline: sample, reconstruct, screen, write CIFs and a table
+  slices design --band-gap 2.0   closed loop: propose, judge, fine-tune, until a CPU budget; ranked hits
   slices assess FILE...          screen crystals of your own (CIF, POSCAR, ...): the same table and report
   slices report RUN_DIR          rebuild a run's interactive report.html
 
