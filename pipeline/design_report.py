@@ -1,5 +1,5 @@
-"""The outputs of a design run: ``hits.csv`` (best first), ``rounds.csv``, ``summary.json``, a hit-rate plot and
-``report.md``. The hits' symmetrised CIFs are copied into ``cif/`` by the round that found them."""
+"""The outputs of a design run: ``hits.csv`` (best first), ``rounds.csv``, ``summary.json``, a hit-rate plot,
+``report.md`` and ``report.html`` (the hits in the interactive page of :mod:`pipeline.html_report`). The hits' symmetrised CIFs are copied into ``cif/`` by the round that found them."""
 
 from __future__ import annotations
 
@@ -107,7 +107,18 @@ def write(root: Path, target: DesignTarget, rounds: list[dict], hits: list[dict]
     lines += ["", "Each round's own files (proposals, decoded candidates, its generate report, the fine-tuned "
               "model) are in `rounds/NNN/`."]
     write_atomic(root / "report.md", "\n".join(lines) + "\n")
+    _write_html(root, target, best, summary)
     return summary
+
+
+def _write_html(root: Path, target: DesignTarget, best: list[dict], summary: dict) -> None:
+    """``report.html``: the hits, best first (``index`` is the rank), with their crystals from ``cif/``."""
+    from pipeline.html_report import ReportMeta, run_structures, write_html_report
+
+    rows = [dict(h, index=h["rank"], status="ok") for h in best]
+    meta = ReportMeta(title=f"SLICES design report: {root.resolve().name}", settings=target.as_dict(),
+                      summary={**summary, "kept": len(best)}, structures=run_structures(root, rows))
+    write_html_report(root / "report.html", rows, meta)
 
 
 def _fmt(value) -> str:

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from periodicnet.arguments import check_count
+from periodicnet.arguments import check_count, check_number
 from periodicnet.errors import ArgumentError
 from pipeline.criteria import Criteria
-from pipeline.options import check_number
 
 MAX_E_HULL = 0.1
 """eV/atom above the known hull a hit may be (the S.U.N.T. definition: stable means within 0.1 eV/atom)."""
@@ -35,19 +34,19 @@ class DesignTarget:
     max_e_hull: float = MAX_E_HULL
 
     def __post_init__(self) -> None:
-        check_number("band_gap target", self.band_gap, minimum=0)
-        check_number("gap_tolerance", self.gap_tolerance, minimum=0, strict=True, optional=False)
-        check_number("formation_energy target", self.formation_energy)
-        check_number("eform_tolerance", self.eform_tolerance, minimum=0, strict=True, optional=False)
-        check_number("max_e_hull", self.max_e_hull, minimum=0, optional=False)
+        check_number(self.band_gap, "band_gap target", minimum=0, optional=True)
+        check_number(self.gap_tolerance, "gap_tolerance", above=0)
+        check_number(self.formation_energy, "formation_energy target", optional=True)
+        check_number(self.eform_tolerance, "eform_tolerance", above=0)
+        check_number(self.max_e_hull, "max_e_hull", minimum=0)
         if self.gap_window is not None:
             if self.band_gap is not None:
                 raise ArgumentError("give either band_gap (with gap_tolerance) or gap_window, not both")
             if isinstance(self.gap_window, (str, bytes)) or len(tuple(self.gap_window)) != 2:
                 raise ArgumentError(f"gap_window must be two numbers (lo, hi) in eV, got {self.gap_window!r}")
             lo, hi = tuple(self.gap_window)
-            check_number("gap_window low end", lo, minimum=0, optional=False)
-            check_number("gap_window high end", hi, minimum=0, optional=False)
+            check_number(lo, "gap_window low end", minimum=0)
+            check_number(hi, "gap_window high end", minimum=0)
             if not lo < hi:
                 raise ArgumentError(f"gap_window must have lo < hi, got ({lo}, {hi})")
             object.__setattr__(self, "gap_window", (float(lo), float(hi)))
@@ -114,7 +113,7 @@ class DesignBudget:
     rounds: int | None = None
 
     def __post_init__(self) -> None:
-        check_number("cpu_minutes", self.cpu_minutes, minimum=0, strict=True)
+        check_number(self.cpu_minutes, "cpu_minutes", above=0, optional=True)
         for name in ("candidates", "hits", "rounds"):
             if getattr(self, name) is not None:
                 check_count(getattr(self, name), name)
@@ -170,9 +169,9 @@ class LoopSettings:
                      "hits_per_composition"):
             check_count(getattr(self, name), name)
         check_count(self.replay, "replay", minimum=0)
-        check_number("guidance", self.guidance, minimum=0, optional=False)
-        check_number("temperature", self.temperature, minimum=0, strict=True, optional=False)
-        check_number("finetune_lr", self.finetune_lr, minimum=0, strict=True, optional=False)
+        check_number(self.guidance, "guidance", minimum=0)
+        check_number(self.temperature, "temperature", above=0)
+        check_number(self.finetune_lr, "finetune_lr", above=0)
         if not isinstance(self.learn, bool):
             raise ArgumentError(f"learn must be True or False, got {self.learn!r}")
         from periodicnet.arguments import check_seed

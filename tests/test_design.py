@@ -197,6 +197,10 @@ def test_report_ranks_hits_and_writes_tables(tmp_path):
     report = (tmp_path / "report.md").read_text()
     assert "no proposal passed" in report and "plots/hit_rate.png" in report
     assert (tmp_path / "plots" / "hit_rate.png").stat().st_size > 0
+    page = (tmp_path / "report.html").read_text()  # the page holds the hits, best first, the rank as index
+    data = json.loads(page.split('id="report-data">')[1].split("</script>")[0])
+    assert data["title"].startswith("SLICES design report")
+    assert [(r["index"], r["formula"]) for r in data["rows"]] == [(1, "B"), (2, "A"), (3, "C")]
 
 
 def test_report_of_no_hits_says_so(tmp_path):
@@ -352,6 +356,7 @@ def test_cli_end_to_end(tmp_path, shared_models):
     for cif in hits["cif"]:
         assert (out / cif).is_file()  # relative to the run folder
     assert (out / "report.md").is_file() and (out / "rounds" / "000" / "decode" / "candidates.csv").is_file()
+    assert (out / "report.html").is_file() and (out / "rounds" / "000" / "decode" / "report.html").is_file()
     again = subprocess.run([sys.executable, "-m", "pipeline", "design", "--band-gap", "3.0", "--rounds", "1",
                             "--out", str(out)], env=_env(), capture_output=True, text=True, timeout=600)
     assert again.returncode == 1 and "other settings" in again.stderr
