@@ -19,6 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from periodicnet.elements import NON_METALS
 from relax.bondtable import bond_length
 
 VDW_FRACTION = 0.95
@@ -26,6 +27,11 @@ VDW_FRACTION = 0.95
 
 CONTACT_WEIGHT = 0.1
 """Stiffness of a contact's spring relative to a bond's in the placement (weak: pieces settle on the repulsion)."""
+
+CONTACT_STRETCH_WEIGHT = 1.0
+"""Extra stiffness of a contact against stretching past its target (a flat-bottom spring): without it the
+placement's volume term pulled the pieces of frameworks and layered crystals apart (QMOF placement volumes came out
+25-40% too large); compression stays soft (:data:`CONTACT_WEIGHT`), the repulsion sets the closest approach."""
 
 DEFAULT_VDW_RADIUS = 2.0
 """Angstrom, for an element without a tabulated van der Waals radius."""
@@ -76,8 +82,6 @@ HALOGENS = frozenset({"F", "Cl", "Br", "I"})
 H_PARTNERS = ("C", "N", "O")
 """A hydrogen's covalent partner, in order of preference: its first element present exactly once among the H's
 neighbours; the H's other edges are secondary (:func:`secondary_edges`)."""
-NON_METALS = frozenset({"H", "He", "B", "C", "N", "O", "F", "Ne", "Si", "P", "S", "Cl", "Ar", "Ge", "As", "Se", "Br", "Kr", "Sb", "Te", "I", "Xe", "At", "Rn"})
-"""Elements that do not count as metals in the secondary-edge and angle rules (metalloids included)."""
 
 
 def secondary_edges(species, edges: np.ndarray, contacts: np.ndarray | None = None) -> np.ndarray:
