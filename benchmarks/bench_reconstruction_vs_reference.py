@@ -117,6 +117,9 @@ def run_ours(tasks: list[dict], out: Path, time_limit: float, options: dict) -> 
         encode_s = time.perf_counter() - t0
         report = decode_report(string, time_limit=time_limit, **options)
         record.update(encoded=True, encode_s=encode_s, wall_s=time.perf_counter() - t0, cpu_s=_cpu() - c0,
+                      contacts=int(slices.parse(string).contacts.sum()),
+                      volume_ratio={stage: s.volume / len(s) / (original.volume / len(original))
+                                    for stage, s in report.stage_structures.items()},
                       status=report.status, route=report.route,
                       stage_status=report.stage_status, stage_s=report.timings,
                       potential_start=report.potential_start, topology_ok=report.topology_ok,
