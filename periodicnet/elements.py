@@ -23,3 +23,6 @@ NON_METALS: frozenset[str] = frozenset(
 and angle rules."""
 METALLOIDS: frozenset[str] = frozenset({"Si", "Ge", "As", "Sb", "Te", "At"})
 NOBLE_GASES: frozenset[str] = frozenset({"He", "Ne", "Ar", "Kr", "Xe", "Rn"})
+COVALENT_NON_METALS: frozenset[str] = NON_METALS - METALLOIDS - NOBLE_GASES
+"""H, B, C, N, O, P, S, Se and the halogens: the elements whose mutual bonds are covalent (the codec's covalent bond
+rule, ``slices.bonds``, and the reconstruction's covalent targets, ``relax.targets``)."""

@@ -22,7 +22,7 @@ from functools import lru_cache
 import numpy as np
 from pymatgen.core import Structure
 
-from periodicnet.elements import METALLOIDS, NOBLE_GASES, NON_METALS
+from periodicnet.elements import COVALENT_NON_METALS
 from periodicnet.graph import normalise_edges
 
 ECON_TOL = 0.2
@@ -30,7 +30,7 @@ ECON_CUTOFF = 10.0
 COVALENT_TOLERANCE = 1.2
 """A non-metal pair is covalently bonded below this x the sum of the two covalent radii (aromatic C-C: 1.39 A
 against 1.2 x 1.52 = 1.82 A; the next C...C across a benzene ring, 2.4 A, stays unbonded)."""
-COVALENT_ELEMENTS = NON_METALS - METALLOIDS - NOBLE_GASES
+COVALENT_ELEMENTS = COVALENT_NON_METALS
 """Elements whose mutual bonds are judged by covalent radii as well as by ECoN: H, B, C, N, O, P, S, Se and the
 halogens. The metalloids are left to ECoN: their short pairs (Sb-Sb, As-As, Te-Te in antimonides, arsenides and
 tellurides) sit in metal-rich nets where ECoN's mean-length rule is the better judge, and adding them changed 4 of

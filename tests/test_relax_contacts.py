@@ -104,3 +104,19 @@ def test_stretch_weights_hold_contacts_at_their_length():
     target = contact_length("C", "C")
     assert gaps["soft"] > target + 0.2  # without it the sheets drift apart (3.53 A for a 3.23 A target)
     assert abs(gaps["held"] - target) < 0.1
+
+
+def test_bonds_at_a_non_metal_centre_take_covalent_lengths():
+    from relax.bondtable import bond_length, covalent_radius
+
+    # a perchlorate bound to a metal: Cl has only O neighbours (a covalent centre), each O also binds the metal
+    species = ["Cl", "O", "O", "O", "O", "Er"]
+    edges = np.array([[0, 1], [0, 2], [0, 3], [0, 4], [1, 5]])
+    targets = edge_targets(species, edges)
+    assert bond_length("Cl", "O") > 3.0  # the MP-20 table's Cl-O is a non-bonded distance in oxychlorides
+    assert targets[0] == pytest.approx(covalent_radius("Cl") + covalent_radius("O"))
+    assert targets[4] == pytest.approx(bond_length("Er", "O"))
+    # the same pair between two atoms that both bind metals keeps the table's length (MP-20 oxychlorides)
+    species = ["Cl", "O", "Bi", "Bi"]
+    edges = np.array([[0, 1], [0, 2], [1, 3]])
+    assert edge_targets(species, edges)[0] == pytest.approx(bond_length("Cl", "O"))
