@@ -8,9 +8,13 @@ attempt_supercell=False. Times are round-trip wall seconds (encode + decode; mod
 
 Resumable: every crystal appends one JSON line to ``<work-dir>/<set>_{ours,reference}.jsonl`` and is skipped on a
 rerun. The summary (rates over all selected crystals, median/mean time, failures by reason, paired time ratio) is
-printed and written to ``benchmarks/results/reconstruction_vs_reference_<set>.json`` (overwritten).
+printed and written to ``benchmarks/results/reconstruction_vs_reference_<set>.json`` (one file per set; ``--tag``
+names only the scratch files). ``--reference-from FILE`` takes the reference's records from a result file written
+before (the reference needs minutes to hours per crystal on the larger sets) instead of running it.
 
     python benchmarks/bench_reconstruction_vs_reference.py --set mp20 --n 200 --side both
+    python benchmarks/bench_reconstruction_vs_reference.py --set qmof --side ours \
+        --reference-from benchmarks/results/reconstruction_vs_reference_qmof.json
 """
 
 from __future__ import annotations
@@ -113,7 +117,10 @@ def run_ours(tasks: list[dict], out: Path, time_limit: float, options: dict) -> 
         encode_s = time.perf_counter() - t0
         report = decode_report(string, time_limit=time_limit, **options)
         record.update(encoded=True, encode_s=encode_s, wall_s=time.perf_counter() - t0, cpu_s=_cpu() - c0,
-                      status=report.status,
+                      contacts=int(slices.parse(string).contacts.sum()),
+                      volume_ratio={stage: s.volume / len(s) / (original.volume / len(original))
+                                    for stage, s in report.stage_structures.items()},
+                      status=report.status, route=report.route,
                       stage_status=report.stage_status, stage_s=report.timings,
                       potential_start=report.potential_start, topology_ok=report.topology_ok,
                       message=report.message if report.status != "ok" else "")
@@ -169,6 +176,15 @@ def run_reference(tasks: list[dict], out: Path, work: Path, ref_python: str, lau
             record["failure"] = f"{stage}:{(r['error'] or 'unknown').split(':')[0]}"
             record["message"] = r["error"]
         _append(out, record)
+
+
+def stored_reference(path: Path) -> dict[str, dict]:
+    """The reference's per-crystal records from a result file this script wrote before, by crystal id."""
+    try:
+        records = json.loads(path.read_text())["records"]["reference"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise SystemExit(f"no reference records in {path}: {exc}") from None
+    return {r["id"]: r for r in records}
 
 
 def _append(path: Path, record: dict) -> None:
@@ -258,9 +274,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--ref-python", default="/work/refvenv/bin/python")
     parser.add_argument("--time-limit", type=float, default=300.0,
                         help="seconds per crystal, our side (the reference keeps its own limits)")
-    parser.add_argument("--stages", default=None, help="our stages, comma-separated (default: the decoder's)")
+    parser.add_argument("--route", choices=("auto", "fast", "full"), default=None,
+                        help="our route (relax.routes; default: the decoder's, auto)")
+    parser.add_argument("--stages", default=None, help="our stages, comma-separated (default: the route's)")
     parser.add_argument("--fmax", type=float, default=None, help="our potential's fmax (default: the decoder's)")
-    parser.add_argument("--tag", default="", help="suffix of the scratch files (a variant of the run: keep it out of the results)")
+    parser.add_argument("--tag", default="", help="suffix of our scratch file (a variant run keeps its own records)")
+    parser.add_argument("--reference-from", default=None, metavar="FILE",
+                        help="take the reference's records from this earlier result file instead of running it")
+    parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     os.environ.setdefault("SLICES_MODEL_DIR", str(ROOT.parent / "shared" / "models"))
     work = Path(args.work_dir)
@@ -271,17 +292,23 @@ def main(argv: list[str] | None = None) -> dict:
     ref_file = work / f"{stem}_reference.jsonl"
     if args.side in ("ours", "both"):
         options = {"stages": tuple(args.stages.split(","))} if args.stages else {}
+        if args.route:
+            options["route"] = args.route
         if args.fmax is not None:
             options["fmax"] = args.fmax
         run_ours(tasks, ours_file, args.time_limit, options)
-    if args.side in ("reference", "both", "summary"):
-        run_reference(tasks, ref_file, work, args.ref_python, launch=args.side != "summary")
     ids = {t["id"] for t in tasks}
+    if args.reference_from:
+        ref = {k: v for k, v in stored_reference(Path(args.reference_from)).items() if k in ids}
+    else:
+        if args.side in ("reference", "both", "summary"):
+            run_reference(tasks, ref_file, work, args.ref_python, launch=args.side != "summary")
+        ref = {k: v for k, v in _done(ref_file).items() if k in ids}
     ours = {k: v for k, v in _done(ours_file).items() if k in ids}
-    ref = {k: v for k, v in _done(ref_file).items() if k in ids}
     result = {"config": {"set": args.set, "data": SETS[args.set][0], "n_selected": len(tasks), "seed": args.seed,
                          "time_limit_s": args.time_limit, "threads": 1, "tag": args.tag,
-                         "our_stages": args.stages, "our_fmax": args.fmax,
+                         "our_route": args.route or "auto", "our_stages": args.stages, "our_fmax": args.fmax,
+                         "reference_from": args.reference_from,
                          "matchers": {"loose": MATCHERS["loose"], "strict": "pymatgen defaults",
                                       "common": "primitive_cell=True, scale=True, attempt_supercell=False"},
                          "reference": "PyPI slices 2.0.12 in its own venv (benchmarks/reference_driver.py)"}}
@@ -297,7 +324,7 @@ def main(argv: list[str] | None = None) -> dict:
     result["records"] = {side: sorted(recs.values(), key=lambda r: r["id"])
                          for side, recs in (("ours", ours), ("reference", ref)) if recs}
     print_table(args.set, result)
-    out = ROOT / "benchmarks" / "results" / f"reconstruction_vs_reference_{args.set}.json"
+    out = Path(args.out) if args.out else ROOT / "benchmarks" / "results" / f"reconstruction_vs_reference_{args.set}.json"
     out.write_text(json.dumps(result, default=str, indent=1))
     print(f"wrote {out}")
     return result

@@ -13,3 +13,16 @@ ATOMIC_NUMBER: dict[str, int] = {symbol: z for z, symbol in enumerate(ELEMENTS, 
 def is_element(symbol: object) -> bool:
     """True when ``symbol`` is one of :data:`ELEMENTS` (case-sensitive, as in a formula)."""
     return isinstance(symbol, str) and symbol in ATOMIC_NUMBER
+
+
+NON_METALS: frozenset[str] = frozenset(
+    {"H", "He", "B", "C", "N", "O", "F", "Ne", "Si", "P", "S", "Cl", "Ar", "Ge", "As", "Se", "Br", "Kr", "Sb", "Te",
+     "I", "Xe", "At", "Rn"}
+)
+"""Elements that do not count as metals (metalloids and noble gases included): the reconstruction's secondary-edge
+and angle rules."""
+METALLOIDS: frozenset[str] = frozenset({"Si", "Ge", "As", "Sb", "Te", "At"})
+NOBLE_GASES: frozenset[str] = frozenset({"He", "Ne", "Ar", "Kr", "Xe", "Rn"})
+COVALENT_NON_METALS: frozenset[str] = NON_METALS - METALLOIDS - NOBLE_GASES
+"""H, B, C, N, O, P, S, Se and the halogens: the elements whose mutual bonds are covalent (the codec's covalent bond
+rule, ``slices.bonds``, and the reconstruction's covalent targets, ``relax.targets``)."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from relax.targets import NON_METALS
+from periodicnet.elements import NON_METALS
 
 TETRAHEDRAL = float(np.degrees(np.arccos(-1.0 / 3.0)))
 ANGLE_RULES = {  # (centre element or None for any angle centre, coordination number) -> angle in degrees

@@ -44,10 +44,12 @@ def initial_cell(bond_frac: np.ndarray, targets: np.ndarray) -> np.ndarray:
 class _Objective:
     """Bond springs plus non-bonded repulsion; the variables are the cell matrix and fractional coordinates."""
 
-    def __init__(self, n_atoms, edges, images, targets, pairs, pair_images, pair_d0, weights=None, n_edges=None):
+    def __init__(self, n_atoms, edges, images, targets, pairs, pair_images, pair_d0, weights=None, n_edges=None,
+                 stretch_weights=None):
         self.n = n_atoms
         self.mu = VOLUME_WEIGHT * (len(targets) if n_edges is None else n_edges)  # per graph edge, not per spring
         self.w = np.ones(len(targets)) if weights is None else weights
+        self.w_stretch = np.zeros(len(targets)) if stretch_weights is None else stretch_weights
         self.i, self.j = edges[:, 0], edges[:, 1]
         self.t = images.astype(float)
         self.target = targets
@@ -63,6 +65,10 @@ class _Objective:
         # springs on edges w ((|d| - L) / L)^2 (w = 1 for bonds, weaker for contacts), and a one-sided repulsion
         # ((|d| - d0) / d0)^2 for close non-bonded pairs
         terms = [(self.i, self.j, self.t, self.target, self.w / self.target**2, "both")]
+        held = self.w_stretch > 0  # springs that also resist stretching (contacts: keep the pieces together)
+        if held.any():
+            terms.append((self.i[held], self.j[held], self.t[held], self.target[held],
+                          self.w_stretch[held] / self.target[held] ** 2, "stretch"))
         if len(self.pi):
             terms.append((self.pi, self.pj, self.pt, self.d0, REPULSION_WEIGHT / self.d0**2, "compress"))
         energy = 0.0
@@ -104,11 +110,14 @@ def _nonbonded_pairs(species, a, frac, bonded: set, cutoff: float, d0_of):
 
 def place(species, edges: np.ndarray, images: np.ndarray, *, seed: int = 0, rounds: int = 6,
           targets: np.ndarray | None = None, weights: np.ndarray | None = None,
-          extra_springs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None):
+          extra_springs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None,
+          stretch_weights: np.ndarray | None = None):
     """Stage 1: return ``(cell_matrix, frac_coords)`` for a 3D labelled quotient graph.
 
     ``targets``: each edge's length (default: the bond table's); ``weights``: each edge's spring weight (default 1;
-    contacts are weaker, :mod:`relax.targets`). ``extra_springs``: ``(pairs, images, lengths, weights)`` of springs
+    contacts are weaker, :mod:`relax.targets`); ``stretch_weights``: each edge's extra weight against being longer
+    than its target (default 0; contacts get one, so the volume term cannot pull the pieces of a layered or molecular
+    crystal apart while they stay soft against compression). ``extra_springs``: ``(pairs, images, lengths, weights)`` of springs
     that are not edges of the graph (the 1-3 distances of :mod:`relax.angles`); they join the optimisation only,
     not the barycentric start. Non-bonded pairs are repelled below the shorter of the pair's
     table length and its shortest target in this graph.
@@ -121,6 +130,7 @@ def place(species, edges: np.ndarray, images: np.ndarray, *, seed: int = 0, roun
     if targets is None:
         targets = np.array([bond_length(species[i], species[j]) for i, j in edges.tolist()])
     weights = np.ones(len(edges)) if weights is None else np.asarray(weights, dtype=float)
+    stretch = np.zeros(len(edges)) if stretch_weights is None else np.asarray(stretch_weights, dtype=float)
     frac = barycentric_placement(n, edges, images)
     rng = np.random.default_rng(seed)
     # separate atoms the barycentric solve placed on top of each other (unstable nets)
@@ -137,6 +147,7 @@ def place(species, edges: np.ndarray, images: np.ndarray, *, seed: int = 0, roun
         spring_images = np.concatenate([images, np.asarray(images_x, dtype=np.int64).reshape(-1, 3)])
         spring_targets = np.concatenate([spring_targets, np.asarray(lengths_x, dtype=float)])
         spring_weights = np.concatenate([weights, np.asarray(weights_x, dtype=float)])
+        stretch = np.concatenate([stretch, np.zeros(len(lengths_x))])
     bonded = set()
     for (i, j), t in zip(spring_edges.tolist(), spring_images.tolist()):
         bonded.add((i, j, tuple(t)))
@@ -160,7 +171,7 @@ def place(species, edges: np.ndarray, images: np.ndarray, *, seed: int = 0, roun
     pair_d0 = np.zeros(0)
     for _ in range(rounds):
         objective = _Objective(n, spring_edges, spring_images, spring_targets, pairs, pair_images, pair_d0,
-                               spring_weights, n_edges=len(edges))
+                               spring_weights, n_edges=len(edges), stretch_weights=stretch)
         result = minimize(objective, x, jac=True, method="L-BFGS-B", options={"maxiter": 400, "gtol": 1e-7})
         x = result.x
         a, frac = x[:9].reshape(3, 3), x[9:].reshape(n, 3)

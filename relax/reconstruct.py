@@ -16,6 +16,7 @@ from periodicnet.limits import GFNFF_TIME_LIMIT, MIN_DISTANCE, RECONSTRUCTION_TI
 from relax.driver import RelaxSettings
 from relax.errors import RelaxError
 from relax.potential import DEFAULT_POTENTIAL, RelaxResult, relax_structure
+from relax.routes import route_for
 
 STAGES = ("placement", "gfnff", "potential")
 DEFAULT_STAGES = ("placement", "potential")
@@ -38,7 +39,8 @@ class Reconstruction:
     is recorded there but does not fail the reconstruction: the potential continues from the stage-1 structure),
     ``potential_start`` the starting geometry of the relaxation that won (``"placement"`` or ``"gfnff"``: the potential
     relaxes each geometry the earlier stages produced and keeps the lowest final energy), ``potential_energies`` the
-    final energy per atom reached from each start.
+    final energy per atom reached from each start, ``route`` the name of the route taken (:mod:`relax.routes`;
+    ``"custom"`` for stages given by the caller).
     """
 
     structure: object | None
@@ -50,6 +52,7 @@ class Reconstruction:
     stage_status: dict = field(default_factory=dict)
     potential_start: str = "placement"
     potential_energies: dict = field(default_factory=dict)
+    route: str = ""
 
     @property
     def ok(self) -> bool:
@@ -68,7 +71,8 @@ def reconstruct(
     images,
     *,
     potential: str = DEFAULT_POTENTIAL,
-    stages: tuple[str, ...] = DEFAULT_STAGES,
+    stages: tuple[str, ...] | None = None,
+    route: str = "auto",
     time_limit: float = RECONSTRUCTION_TIME_LIMIT,
     seed: int = 0,
     gfnff_time_limit: float = GFNFF_TIME_LIMIT,
@@ -82,6 +86,9 @@ def reconstruct(
     ``contacts`` (bool per edge, default none) marks the non-bonded contacts that complete a layered, chain or
     molecular crystal into a 3D net: van der Waals target lengths and weak springs in the placement, no restraint
     in GFN-FF, no bond checks (:mod:`relax.targets`).
+
+    ``route`` (:mod:`relax.routes`): ``"auto"`` (default) picks the stages and the force criterion by the cell's
+    size, ``"fast"`` or ``"full"`` name one; ``stages`` and ``fmax``, when given, override the route's.
 
     The potential relaxes every geometry the earlier stages produced (:func:`relax.potential.relax_structure`;
     ``fmax`` eV/A, ``steps`` and ``optimizer`` override :class:`relax.driver.RelaxSettings`' defaults) and keeps the
@@ -102,6 +109,9 @@ def reconstruct(
     except (GraphInputError, ArgumentError) as exc:
         raise RelaxError("bad_input", str(exc)) from None
     contacts = _contact_marks(contacts, len(edges))
+    chosen = route_for(len(species), route)
+    stages = chosen.stages if stages is None else tuple(stages)
+    fmax = chosen.fmax if fmax is None else fmax
     unknown = [s for s in stages if s not in STAGES]
     if unknown or not stages or stages[0] != "placement":
         raise RelaxError("bad_input", f"stages must start with 'placement' and use only {STAGES}, got {stages}")
@@ -111,9 +121,9 @@ def reconstruct(
         raise RelaxError("not_embeddable", problem[1])
     start = time.monotonic()
     deadline = start + time_limit
-    result = Reconstruction(structure=None, status="ok")
+    result = Reconstruction(structure=None, status="ok", route=chosen.name if stages == chosen.stages else "custom")
     numbers = np.array([ATOMIC_NUMBER[s] for s in species])
-    contacts, targets, weights, angle_terms = placement_inputs(species, edges, images, contacts)
+    contacts, targets, weights, stretch, angle_terms = placement_inputs(species, edges, images, contacts)
     bonds = ~contacts
 
     # stage 1: placement from the graph alone
@@ -122,7 +132,7 @@ def reconstruct(
     t0 = time.monotonic()
     try:
         cell, frac = place(species, edges, images, seed=seed, targets=targets, weights=weights,
-                           extra_springs=angle_terms)
+                           extra_springs=angle_terms, stretch_weights=stretch)
         if min_distance(cell, frac) < MIN_DISTANCE:
             raise RelaxError("placement_failed", f"two atoms ended closer than {MIN_DISTANCE} A")
     except RelaxError as exc:
@@ -198,20 +208,23 @@ def reconstruct(
 
 
 def placement_inputs(species, edges: np.ndarray, images: np.ndarray, contacts: np.ndarray):
-    """What the stages need besides the graph: ``(soft, targets, weights, angle_springs)``.
+    """What the stages need besides the graph: ``(soft, targets, weights, stretch_weights, angle_springs)``.
 
     ``soft`` marks the edges treated as contacts: the codec's contacts plus the graph's secondary edges
     (:func:`relax.targets.secondary_edges`: hydrogen bonds and halide contacts the encoder counted as bonds); they
     get van der Waals targets, weak springs, no GFN-FF restraint and no bond check. ``targets`` and ``weights`` are
-    every edge's length and spring weight, ``angle_springs`` the 1-3 springs of :mod:`relax.angles`.
+    every edge's length and spring weight, ``stretch_weights`` every edge's extra weight against stretching past its
+    target (:data:`relax.targets.CONTACT_STRETCH_WEIGHT` on the soft edges, 0 on bonds), ``angle_springs`` the 1-3
+    springs of :mod:`relax.angles`.
     """
     from relax.angles import angle_springs
-    from relax.targets import CONTACT_WEIGHT, edge_targets, secondary_edges
+    from relax.targets import CONTACT_STRETCH_WEIGHT, CONTACT_WEIGHT, edge_targets, secondary_edges
 
     soft = contacts | secondary_edges(species, edges, contacts)
     targets = edge_targets(species, edges, soft)
     weights = np.where(soft, CONTACT_WEIGHT, 1.0)
-    return soft, targets, weights, angle_springs(species, edges, images, targets, soft)
+    stretch = np.where(soft, CONTACT_STRETCH_WEIGHT, 0.0)
+    return soft, targets, weights, stretch, angle_springs(species, edges, images, targets, soft)
 
 
 def _contact_marks(contacts, n_edges: int) -> np.ndarray:

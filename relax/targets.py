@@ -19,13 +19,19 @@ from functools import lru_cache
 
 import numpy as np
 
-from relax.bondtable import bond_length
+from periodicnet.elements import COVALENT_NON_METALS, NON_METALS
+from relax.bondtable import bond_length, covalent_radius
 
 VDW_FRACTION = 0.95
 """Contact target = this x (r_vdW(a) + r_vdW(b)) (MoS2's gap: 3.49 A against a sum of 3.60 A, ratio 0.97)."""
 
 CONTACT_WEIGHT = 0.1
 """Stiffness of a contact's spring relative to a bond's in the placement (weak: pieces settle on the repulsion)."""
+
+CONTACT_STRETCH_WEIGHT = 1.0
+"""Extra stiffness of a contact against stretching past its target (a flat-bottom spring): without it the
+placement's volume term pulled the pieces of frameworks and layered crystals apart (QMOF placement volumes came out
+25-40% too large); compression stays soft (:data:`CONTACT_WEIGHT`), the repulsion sets the closest approach."""
 
 DEFAULT_VDW_RADIUS = 2.0
 """Angstrom, for an element without a tabulated van der Waals radius."""
@@ -72,12 +78,13 @@ def organic_bond_length(a: str, b: str, count_a: int, count_b: int) -> float | N
     return single if saturated else conjugated
 
 
+COVALENT_LIMIT = 1.2
+MAX_CENTRE_BONDS = 6
+
 HALOGENS = frozenset({"F", "Cl", "Br", "I"})
 H_PARTNERS = ("C", "N", "O")
 """A hydrogen's covalent partner, in order of preference: its first element present exactly once among the H's
 neighbours; the H's other edges are secondary (:func:`secondary_edges`)."""
-NON_METALS = frozenset({"H", "He", "B", "C", "N", "O", "F", "Ne", "Si", "P", "S", "Cl", "Ar", "Ge", "As", "Se", "Br", "Kr", "Sb", "Te", "I", "Xe", "At", "Rn"})
-"""Elements that do not count as metals in the secondary-edge and angle rules (metalloids included)."""
 
 
 def secondary_edges(species, edges: np.ndarray, contacts: np.ndarray | None = None) -> np.ndarray:
@@ -115,11 +122,40 @@ def secondary_edges(species, edges: np.ndarray, contacts: np.ndarray | None = No
     return secondary
 
 
+def covalent_centres(species, edges: np.ndarray, bonds: np.ndarray) -> np.ndarray:
+    """Per atom: a covalent centre, a non-metal other than H with 1 to :data:`MAX_CENTRE_BONDS` bonds, all to
+    non-metals (the Cl of a perchlorate, the I of an iodate, the C of a CF3 group, the S of SF6)."""
+    n = len(species)
+    degree = np.zeros(n, dtype=np.int64)
+    metal_neighbour = np.zeros(n, dtype=bool)
+    metal = np.array([s not in NON_METALS for s in species])
+    for (i, j), is_bond in zip(edges.tolist(), bonds.tolist()):
+        if is_bond:
+            degree[i] += 1
+            degree[j] += 1
+            metal_neighbour[i] |= metal[j]
+            metal_neighbour[j] |= metal[i]
+    own = np.array([s in COVALENT_NON_METALS and s != "H" for s in species])
+    return own & ~metal_neighbour & (degree >= 1) & (degree <= MAX_CENTRE_BONDS)
+
+
+def covalent_bond_length(a: str, b: str, centre: bool) -> float | None:
+    """Sum of covalent radii for a bond between two different non-metals at a covalent centre whose bond-table
+    length is a non-bonded distance (over :data:`COVALENT_LIMIT` x that sum: Cl-O 3.41 A, I-O 3.88 A, C-F 2.86 A
+    learnt from MP-20's oxychlorides and fluorides); None when the rule does not apply."""
+    if not centre or a == b or a not in COVALENT_NON_METALS or b not in COVALENT_NON_METALS:
+        return None
+    covalent = covalent_radius(a) + covalent_radius(b)
+    return covalent if bond_length(a, b) > COVALENT_LIMIT * covalent else None
+
+
 def edge_targets(species, edges: np.ndarray, contacts: np.ndarray | None = None) -> np.ndarray:
-    """Target length (angstrom) of every edge: contacts, organic ring/chain bonds, other bonds (module doc)."""
+    """Target length (angstrom) of every edge: contacts, organic ring/chain bonds, covalent bonds at a non-metal
+    centre, other bonds (module doc)."""
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
     marks = np.zeros(len(edges), dtype=bool) if contacts is None else np.asarray(contacts, dtype=bool)
     counts = organic_neighbour_counts(species, edges, ~marks)
+    centres = covalent_centres(species, edges, ~marks)
     out = np.empty(len(edges))
     for k, ((i, j), contact) in enumerate(zip(edges.tolist(), marks.tolist())):
         a, b = species[i], species[j]
@@ -127,5 +163,7 @@ def edge_targets(species, edges: np.ndarray, contacts: np.ndarray | None = None)
             out[k] = contact_length(a, b)
             continue
         organic = organic_bond_length(a, b, counts[i], counts[j])
+        if organic is None:
+            organic = covalent_bond_length(a, b, bool(centres[i] or centres[j]))
         out[k] = organic if organic is not None else bond_length(a, b)
     return out

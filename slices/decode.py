@@ -17,7 +17,8 @@ from slices.graph import SlicesGraph, parse
 class DecodeResult:
     """What :func:`decode_report` found: the structure (or None), the status reason code, the potential's energy
     per atom, per-stage seconds, and ``topology_ok``: whether re-encoding the result gives the same canonical
-    string (None when there is no structure to check)."""
+    string (None when there is no structure to check), ``route`` the reconstruction route taken
+    (:mod:`relax.routes`)."""
 
     string: str
     structure: object | None
@@ -29,6 +30,7 @@ class DecodeResult:
     stage_structures: dict = field(default_factory=dict)
     stage_status: dict = field(default_factory=dict)
     potential_start: str | None = None
+    route: str = ""
 
     @property
     def ok(self) -> bool:
@@ -111,6 +113,7 @@ def decode_report(string: str, *, check_topology: bool = True, **kwargs) -> Deco
         stage_structures=dict(result.stage_structures),
         stage_status=dict(result.stage_status),
         potential_start=result.potential_start if "potential" in result.stage_status else None,
+        route=result.route,
     )
     if check_topology and result.structure is not None:
         report.topology_ok = topology_matches(string, result.structure)

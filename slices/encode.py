@@ -8,7 +8,7 @@ from pymatgen.core import Structure
 
 from periodicnet.graph import embeddability, normalise_edges
 from periodicnet.structure import to_structure, validate_structure
-from slices.bonds import find_bonds
+from slices.bonds import DEFAULT_BONDS, find_bonds
 from slices.canonicalize import canonical_graph
 from slices.contacts import complete_with_contacts
 from slices.errors import NotEmbeddableError, SlicesError
@@ -46,7 +46,7 @@ def _completed(structure: Structure, graph: SlicesGraph) -> SlicesGraph:
 
 
 def structure_graph(
-    structure: Structure, bonds: str = "econ", reduce: bool = True, complete: bool = True
+    structure: Structure, bonds: str = DEFAULT_BONDS, reduce: bool = True, complete: bool = True
 ) -> SlicesGraph:
     """Bond graph of ``structure`` (in its primitive cell when ``reduce``), not yet canonical.
 
@@ -58,7 +58,7 @@ def structure_graph(
     return _completed(structure, graph) if complete else graph
 
 
-def encode(structure: Structure | object, bonds: str = "econ", complete: bool = True) -> str:
+def encode(structure: Structure | object, bonds: str = DEFAULT_BONDS, complete: bool = True) -> str:
     """Canonical SLICES string of a crystal: a pymatgen ``Structure``, an ASE ``Atoms`` or the path of a file holding
     one crystal (oxidation states and magnetic moments are ignored).
 
@@ -95,7 +95,7 @@ class Encodability:
         return self.ok
 
 
-def check(structure: Structure | object, bonds: str = "econ", complete: bool = True) -> Encodability:
+def check(structure: Structure | object, bonds: str = DEFAULT_BONDS, complete: bool = True) -> Encodability:
     """Report whether ``structure`` (any form :func:`encode` takes) can be encoded (and whether it needs contacts),
     without raising."""
     try:

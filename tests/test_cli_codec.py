@@ -49,13 +49,12 @@ def test_help_is_fast_and_explains():
 @pytest.mark.integration
 def test_decode_route_full_runs_gfnff_and_fast_does_not(tmp_path):
     """`slices decode --route full` is the design card's three-stage route, one flag away from the fast default."""
-    from pipeline.cli.codec import ROUTES
     from slices.decode import decode_report
 
     nacl = "Na Cl 0 1 ooo 0 1 -oo 0 1 o-o 0 1 oo- 0 1 --o 0 1 -o- 0 1 o--"
     generous = {"time_limit": 3600.0, "gfnff_time_limit": 3600.0}  # hang guards only: a loaded machine is slow
-    full = decode_report(nacl, **generous, **ROUTES["full"]())
-    fast = decode_report(nacl, **generous, **ROUTES["fast"]())
+    full = decode_report(nacl, **generous, route="full")
+    fast = decode_report(nacl, **generous, route="fast")
     assert full.status == "ok" and "gfnff" in full.timings, (full.status, full.message)
     assert fast.status == "ok" and "gfnff" not in fast.timings
     assert main(["decode", nacl, "--route", "full", "--time-limit", "3600", "--out", str(tmp_path)]) == 0

@@ -68,7 +68,7 @@ def test_secondary_edges_of_hydrogens_and_halides():
     secondary = secondary_edges(species, edges)
     assert secondary.tolist() == [False, True, False, True, False, True, False]
     # secondary edges get contact targets through placement_inputs, and count as contacts
-    soft, targets, weights, _ = placement_inputs(species, edges, np.zeros((7, 3), dtype=int),
+    soft, targets, weights, _, _ = placement_inputs(species, edges, np.zeros((7, 3), dtype=int),
                                                  np.zeros(7, dtype=bool))
     assert soft.tolist() == secondary.tolist()
     assert targets[1] == pytest.approx(contact_length("H", "Br"))
@@ -104,7 +104,7 @@ def _qmof(qmof_id: str) -> Structure:
 
 def _placed(graph, *, angles: bool, secondary: bool) -> Structure:
     contacts = np.asarray(graph.contacts, dtype=bool)
-    soft, targets, weights, springs = placement_inputs(graph.species, graph.edges, graph.images, contacts)
+    soft, targets, weights, _, springs = placement_inputs(graph.species, graph.edges, graph.images, contacts)
     if not secondary:
         soft = contacts
         targets = edge_targets(graph.species, graph.edges, soft)

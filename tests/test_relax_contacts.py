@@ -86,3 +86,37 @@ def test_organic_ring_bonds_take_standard_lengths():
     assert targets[6] == pytest.approx(edge_targets(["N", "Cu"], np.array([[0, 1]]))[0])  # metal bonds: the table
     # an end atom (cyanide's C, one organic neighbour) keeps the table's length
     assert edge_targets(["C", "N"], np.array([[0, 1]]))[0] != pytest.approx(1.35)
+
+
+def test_stretch_weights_hold_contacts_at_their_length():
+    """A contact's flat-bottom stretch spring keeps the volume term from pulling the layers apart."""
+    from relax.placement import place
+    from relax.targets import CONTACT_STRETCH_WEIGHT, CONTACT_WEIGHT
+
+    species, edges, images, contacts, _ = _graphite_with_contacts()
+    targets = edge_targets(species, edges, contacts)
+    weights = np.where(contacts, CONTACT_WEIGHT, 1.0)
+    gaps = {}
+    for name, stretch in (("soft", None), ("held", np.where(contacts, CONTACT_STRETCH_WEIGHT, 0.0))):
+        cell, frac = place(species, edges, images, targets=targets, weights=weights, stretch_weights=stretch)
+        structure = Structure(Lattice(cell), species, frac)
+        gaps[name] = _gap_distance(structure, edges, contacts)
+    target = contact_length("C", "C")
+    assert gaps["soft"] > target + 0.2  # without it the sheets drift apart (3.53 A for a 3.23 A target)
+    assert abs(gaps["held"] - target) < 0.1
+
+
+def test_bonds_at_a_non_metal_centre_take_covalent_lengths():
+    from relax.bondtable import bond_length, covalent_radius
+
+    # a perchlorate bound to a metal: Cl has only O neighbours (a covalent centre), each O also binds the metal
+    species = ["Cl", "O", "O", "O", "O", "Er"]
+    edges = np.array([[0, 1], [0, 2], [0, 3], [0, 4], [1, 5]])
+    targets = edge_targets(species, edges)
+    assert bond_length("Cl", "O") > 3.0  # the MP-20 table's Cl-O is a non-bonded distance in oxychlorides
+    assert targets[0] == pytest.approx(covalent_radius("Cl") + covalent_radius("O"))
+    assert targets[4] == pytest.approx(bond_length("Er", "O"))
+    # the same pair between two atoms that both bind metals keeps the table's length (MP-20 oxychlorides)
+    species = ["Cl", "O", "Bi", "Bi"]
+    edges = np.array([[0, 1], [0, 2], [1, 3]])
+    assert edge_targets(species, edges)[0] == pytest.approx(bond_length("Cl", "O"))

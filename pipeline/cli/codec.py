@@ -20,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "stderr and the command goes on; the exit status is 1 if any failed.",
     )
     enc.add_argument("files", nargs="+", type=Path, help="structure files")
-    enc.add_argument("--bonds", choices=("econ", "crystalnn"), default="econ", help="bond finder (default: econ)")
+    enc.add_argument("--bonds", choices=("econ_covalent", "econ", "crystalnn"), default="econ_covalent",
+                     help="bond finder (default: econ_covalent, ECoN plus covalent non-metal pairs; econ: ECoN alone)")
     enc.add_argument("--with-name", action="store_true", help="prefix each line with the file name (FILE#BLOCK for "
                      "a CIF with several data blocks) and a tab")
     enc.set_defaults(handler=_encode)
@@ -38,15 +39,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "decode",
         help="SLICES strings -> relaxed crystals (CIF)",
         description="Rebuild the crystal of each SLICES string and write it as CIF: to --out DIR as crystal_<k>.cif "
-        "(replacing an older file of that name), or to standard output. The default route is 'fast': placement from "
-        "the labelled quotient graph, then relaxation with the universal potential (fmax 0.2 eV/A). '--route full' "
+        "(replacing an older file of that name), or to standard output. The default route, 'auto', picks by cell size (relax.routes); today it takes "
+        "'fast' at every size: placement from the labelled quotient graph, then relaxation with the universal "
+        "potential (fmax 0.2 eV/A). '--route full' "
         "adds GFN-FF with the graph's bonds held between the two and relaxes to fmax 0.1: slower (about 6x on MP-20), "
         "a few points more strict matches (docs/reconstruction.md).",
     )
     dec.add_argument("strings", nargs="+", help="SLICES strings, or '-' for standard input")
     dec.add_argument("--out", type=Path, help="folder for the CIF files (default: print to stdout)")
-    dec.add_argument("--route", choices=sorted(ROUTES), default="fast",
-                     help="fast: placement -> potential (default); full: placement -> GFN-FF -> potential")
+    dec.add_argument("--route", choices=ROUTES, default="auto",
+                     help="auto: by cell size (default; today fast at every size); fast: placement -> "
+                     "potential; full: placement -> GFN-FF -> potential")
     dec.add_argument("--model", default=None, help="potential name or folder (default: the project's default)")
     dec.add_argument("--seed", type=cli_type(check_seed, whole=True, name="the seed"), default=0,
                      help="seed of the placement's tie-breaking perturbation (default 0)")
@@ -56,20 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     dec.set_defaults(handler=_decode)
 
 
-def _fast_route() -> dict:
-    from relax import DEFAULT_STAGES
-
-    return {"stages": DEFAULT_STAGES}
-
-
-def _full_route() -> dict:
-    from relax import STAGES
-
-    return {"stages": STAGES, "fmax": 0.1}
-
-
-ROUTES = {"fast": _fast_route, "full": _full_route}
-"""``slices decode --route``: name -> the :func:`relax.reconstruct` keywords of that route (imported on use)."""
+ROUTES = ("auto", "fast", "full")
+"""``slices decode --route``: the names of :mod:`relax.routes` (``relax.routes.ROUTE_NAMES``; written out here so
+the parser is built without importing the reconstruction)."""
 
 
 def _strings(values: list[str]) -> list[str]:
@@ -123,7 +115,7 @@ def _decode(args: argparse.Namespace) -> int:
 
     from pipeline.rundir import ensure_folder, write_atomic
 
-    kwargs = {"seed": args.seed, "time_limit": args.time_limit, **ROUTES[args.route]()}
+    kwargs = {"seed": args.seed, "time_limit": args.time_limit, "route": args.route}
     if args.model:
         kwargs["potential"] = args.model
     if args.out:

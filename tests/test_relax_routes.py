@@ -1,0 +1,57 @@
+"""Routes of the reconstruction (``relax.routes``): chosen by cell size, named, or overridden by explicit stages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from relax import reconstruct
+from relax.errors import RelaxError
+from relax.routes import FAST_MAX_ATOMS, LARGE_ROUTE, ROUTE_NAMES, ROUTES, route_for
+
+
+def test_auto_route_is_fast_up_to_mp20_size():
+    assert route_for(1) is ROUTES["fast"]
+    assert route_for(FAST_MAX_ATOMS) is ROUTES["fast"]
+    assert route_for(FAST_MAX_ATOMS + 1) is ROUTES[LARGE_ROUTE]
+    assert ROUTES["fast"].stages == ("placement", "potential") and ROUTES["fast"].fmax == 0.2
+    assert ROUTES["full"].stages == ("placement", "gfnff", "potential") and ROUTES["full"].fmax == 0.1
+
+
+def test_named_routes_ignore_size():
+    assert route_for(3, "full") is ROUTES["full"]
+    assert route_for(400, "fast") is ROUTES["fast"]
+
+
+@pytest.mark.parametrize("name", ["slow", "", None, 3])
+def test_unknown_route_is_bad_input(name):
+    with pytest.raises(RelaxError, match="route must be one of") as info:
+        route_for(4, name)
+    assert info.value.reason == "bad_input"
+    assert "auto" in ROUTE_NAMES
+
+
+def _rock_salt_graph():
+    species = ["Na", "Cl"]
+    edges = np.array([[0, 1]] * 6)
+    images = np.array([[0, 0, 0], [-1, 0, 0], [0, -1, 0], [0, 0, -1], [-1, -1, 0], [-1, 0, -1]])
+    return species, edges, images
+
+
+def test_reconstruct_refuses_an_unknown_route_before_any_work():
+    with pytest.raises(RelaxError) as info:
+        reconstruct(*_rock_salt_graph(), route="slow")
+    assert info.value.reason == "bad_input"
+
+
+def test_explicit_stages_override_the_route_and_are_reported_as_custom():
+    result = reconstruct(*_rock_salt_graph(), stages=("placement",))
+    assert result.ok and result.route == "custom"
+    assert list(result.stage_status) == ["placement"]
+
+
+@pytest.mark.integration
+def test_auto_route_of_a_small_cell_runs_the_fast_stages():
+    result = reconstruct(*_rock_salt_graph())
+    assert result.ok and result.route == "fast"
+    assert list(result.stage_status) == ["placement", "potential"]
