@@ -183,9 +183,34 @@ class SevenNetPotential(CalculatorPotential):
         return frozenset(chemical_symbols[z] for z in self.calculator().type_map)
 
     def evaluate(self, structures: Sequence) -> list[Evaluation]:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return super().evaluate(structures)
+        """One batched graph through the model (the numbers of one calculator call per structure, to float
+        precision; checked in ``tests/test_potentials_sevennet.py``)."""
+        import sevenn._keys as keys
+        from pymatgen.io.ase import AseAtomsAdaptor
+        from sevenn.atom_graph_data import AtomGraphData
+        from sevenn.train.dataload import unlabeled_atoms_to_graph
+        from torch_geometric.data import Batch
+
+        calc = self.calculator()
+        atoms = [item if hasattr(item, "get_positions") else AseAtomsAdaptor.get_atoms(item) for item in structures]
+        if not atoms:
+            return []
+        graphs = [AtomGraphData.from_numpy_dict(unlabeled_atoms_to_graph(a, calc.cutoff, with_shift=False))
+                  for a in atoms]
+        batch = Batch.from_data_list(graphs).to(calc.device)
+        calc.model.set_is_batch_data(True)  # the calculator's model runs one graph at a time; batched here only
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                out = calc.model(batch)
+        finally:
+            calc.model.set_is_batch_data(False)
+        energies = out[keys.PRED_TOTAL_ENERGY].detach().cpu().numpy().reshape(-1)
+        forces = out[keys.PRED_FORCE].detach().cpu().numpy()
+        stresses = -out[keys.PRED_STRESS].detach().cpu().numpy().reshape(len(atoms), 6)[:, [0, 1, 2, 4, 5, 3]]
+        bounds = np.cumsum([0] + [len(a) for a in atoms])
+        return [Evaluation(energy=float(energies[i]), forces=forces[bounds[i]:bounds[i + 1]].astype(float),
+                           stress=stresses[i].astype(float)) for i in range(len(atoms))]
 
 
 M3GNET = "M3GNet-MP-2021.2.8-PES"
