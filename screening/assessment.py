@@ -106,13 +106,24 @@ def _energies(items: list[Structure], results: list[Assessment], relax: bool, en
     from screening import formation
     from slices.errors import SlicesError
 
-    for k, (structure, result) in enumerate(tqdm(list(zip(items, results)), desc="relax" if relax else "energy",
-                                                 unit="crystal", disable=not progress, file=sys.stderr)):
+    relaxed = {}
+    if relax:  # relaxed together, in batches (relax.batch)
+        todo = [k for k, r in enumerate(results) if not r.reason]
+        with tqdm(total=len(todo), desc="relax", unit="crystal", disable=not progress, file=sys.stderr) as bar:
+            for start in range(0, len(todo), formation.RELAX_BATCH_SIZE):
+                part = todo[start:start + formation.RELAX_BATCH_SIZE]
+                relaxed.update(zip(part, formation.relax_candidates([items[k] for k in part], potential)))
+                bar.update(len(part))
+    for k, (structure, result) in enumerate(tqdm(list(zip(items, results)), desc="energy", unit="crystal",
+                                                 disable=not progress or relax and score_with is None,
+                                                 file=sys.stderr)):
         if result.reason:
             continue
         try:
             if relax:
-                result.structure, result.energy_per_atom, converged = formation.relax_candidate(structure, potential)
+                if isinstance(relaxed[k], Exception):
+                    raise relaxed[k]
+                result.structure, result.energy_per_atom, converged = relaxed[k]
                 result.relaxed = True
                 if not converged:
                     result._note("the relaxation did not converge (energies are of its last step)")

@@ -64,6 +64,28 @@ def relax_candidate(structure: Structure, potential=None) -> tuple[Structure, fl
     return _plain(result.structure), result.energy_per_atom, result.converged
 
 
+RELAX_BATCH_SIZE = 16
+"""Crystals relaxed together by :func:`relax_candidates` (one batched potential call per step)."""
+
+
+def relax_candidates(structures: list[Structure], potential=None) -> list[tuple[Structure, float, bool] | Exception]:
+    """:func:`relax_candidate` for many crystals, relaxed together in batches (:func:`relax.batch.relax_batch`,
+    same settings, guards and numbers); per crystal (relaxed, energy per atom eV, converged) or the project's
+    error that stopped it."""
+    from relax.batch import relax_batch
+    from relax.potential import DEFAULT_POTENTIAL
+    from relax.potentials import get_potential
+
+    out: list = []
+    potential = get_potential(potential or DEFAULT_POTENTIAL)
+    for start in range(0, len(structures), RELAX_BATCH_SIZE):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="logm result may be inaccurate")  # ASE's cell filter
+            results = relax_batch(structures[start:start + RELAX_BATCH_SIZE], potential, SCREENING_RELAXATION)
+        out += [r if isinstance(r, Exception) else (r.structure, r.energy_per_atom, r.converged) for r in results]
+    return out
+
+
 def _plain(structure: Structure) -> Structure:
     """The crystal without attached calculator results (ASE leaves torch tensors in ``properties``)."""
     return Structure(structure.lattice, structure.species, structure.frac_coords)

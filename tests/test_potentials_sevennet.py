@@ -45,3 +45,41 @@ def test_assess_relaxes_with_one_potential_and_scores_with_another():
     assert scored.structure.volume == pytest.approx(alone.structure.volume, rel=1e-6)
     assert scored.energy_per_atom != pytest.approx(alone.energy_per_atom, abs=1e-4)
     assert abs(scored.e_above_hull) < 0.05 and abs(alone.e_above_hull) < 0.05
+
+
+def _binaries(n: int):
+    import pandas as pd
+
+    from periodicnet.resources import shared_data_dir
+
+    frame = pd.read_csv(shared_data_dir() / "structures" / "mp_binaries_2025_10k.csv.gz", keep_default_na=False)
+    crystals = (Structure.from_str(c, fmt="cif") for c in frame["cif"])
+    return [s for s, _ in zip((s for s in crystals if len(s) <= 12), range(n))]
+
+
+def test_batched_evaluation_equals_one_calculator_call_per_crystal():
+    import numpy as np
+
+    from relax.potentials import get_potential
+
+    potential = get_potential("7net-0")
+    crystals = _binaries(4) + [rocksalt("Na", "Cl", 5.6)]
+    batched = potential.evaluate(crystals)
+    for crystal, value in zip(crystals, batched):
+        alone = super(type(potential), potential).evaluate([crystal])[0]  # the ASE calculator path
+        assert value.energy == pytest.approx(alone.energy, abs=1e-4)
+        assert np.abs(value.forces - alone.forces).max() < 1e-4
+        assert np.abs(value.stress - alone.stress).max() < 1e-5
+
+
+def test_sevennet_batch_relaxation_matches_one_at_a_time():
+    from relax import RelaxSettings, relax_structure
+    from relax.batch import relax_batch
+
+    settings = RelaxSettings(fmax=0.05, steps=100)
+    crystals = _binaries(3)
+    together = relax_batch(crystals, "7net-0", settings)
+    for crystal, batched in zip(crystals, together):
+        alone = relax_structure(crystal, "7net-0", settings)
+        assert batched.energy_per_atom == pytest.approx(alone.energy_per_atom, abs=2e-4)
+        assert batched.structure.volume == pytest.approx(alone.structure.volume, rel=1e-3)

@@ -31,12 +31,14 @@ def emt(elements=("Cu", "Ni", "Pd", "Au")) -> CalculatorPotential:
     return CalculatorPotential(EMT(), name="emt", frame="own", elements=elements)
 
 
-def test_a_mixed_size_batch_gives_the_one_at_a_time_results():
+@pytest.mark.parametrize("optimizer", ["FIRE", "BFGS"])
+def test_a_mixed_size_batch_gives_the_one_at_a_time_results(optimizer):
     """4, 8 and 32 atoms relaxed together end where each relaxed alone ends (same optimiser, same forces)."""
+    settings = RelaxSettings(optimizer=optimizer, fmax=0.02, steps=200)
     crystals = [fcc("Cu", 3.7), fcc("Ni", 3.4, (2, 1, 1), 0.05), fcc("Cu", 3.5, (2, 2, 2), 0.05)]
-    together = relax_batch(crystals, emt(), SETTINGS)
+    together = relax_batch(crystals, emt(), settings)
     for crystal, batched in zip(crystals, together):
-        alone = relax_structure(crystal, emt(), SETTINGS)
+        alone = relax_structure(crystal, emt(), settings)
         assert isinstance(batched, RelaxResult) and batched.converged
         assert batched.steps == alone.steps
         assert batched.energy_per_atom == pytest.approx(alone.energy_per_atom, abs=1e-8)
