@@ -107,11 +107,14 @@ def _energies(items: list[Structure], results: list[Assessment], relax: bool, en
     from slices.errors import SlicesError
 
     relaxed = {}
-    if relax:  # relaxed together, in batches (relax.batch)
+    if relax:  # through the batch driver (relax.batch): together on a GPU, one at a time on the CPU
+        from relax.potentials import get_potential
+
         todo = [k for k, r in enumerate(results) if not r.reason]
+        size = formation.relax_batch_size(get_potential(potential)) if todo else 1
         with tqdm(total=len(todo), desc="relax", unit="crystal", disable=not progress, file=sys.stderr) as bar:
-            for start in range(0, len(todo), formation.RELAX_BATCH_SIZE):
-                part = todo[start:start + formation.RELAX_BATCH_SIZE]
+            for start in range(0, len(todo), size):
+                part = todo[start:start + size]
                 relaxed.update(zip(part, formation.relax_candidates([items[k] for k in part], potential)))
                 bar.update(len(part))
     for k, (structure, result) in enumerate(tqdm(list(zip(items, results)), desc="energy", unit="crystal",

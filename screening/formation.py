@@ -65,23 +65,32 @@ def relax_candidate(structure: Structure, potential=None) -> tuple[Structure, fl
 
 
 RELAX_BATCH_SIZE = 16
-"""Crystals relaxed together by :func:`relax_candidates` (one batched potential call per step)."""
+"""Crystals relaxed together by :func:`relax_candidates` (one batched potential call per step) on a GPU. On the
+CPU the batch is one crystal: a batched call there costs the sum of its members (SevenNet 0.71x, M3GNet 0.98x the
+speed of one at a time, ``benchmarks/results/relax_batch.json``), so batching buys nothing but waiting."""
+
+
+def relax_batch_size(potential) -> int:
+    """How many crystals :func:`relax_candidates` relaxes together with ``potential`` (:data:`RELAX_BATCH_SIZE`
+    on a GPU, else 1)."""
+    return RELAX_BATCH_SIZE if str(getattr(potential, "device", "cpu")).startswith("cuda") else 1
 
 
 def relax_candidates(structures: list[Structure], potential=None) -> list[tuple[Structure, float, bool] | Exception]:
-    """:func:`relax_candidate` for many crystals, relaxed together in batches (:func:`relax.batch.relax_batch`,
-    same settings, guards and numbers); per crystal (relaxed, energy per atom eV, converged) or the project's
-    error that stopped it."""
+    """:func:`relax_candidate` for many crystals through :func:`relax.batch.relax_batch` (same settings, guards and
+    numbers), :func:`relax_batch_size` at a time; per crystal (relaxed, energy per atom eV, converged) or the
+    project's error that stopped it."""
     from relax.batch import relax_batch
     from relax.potential import DEFAULT_POTENTIAL
     from relax.potentials import get_potential
 
     out: list = []
     potential = get_potential(potential or DEFAULT_POTENTIAL)
-    for start in range(0, len(structures), RELAX_BATCH_SIZE):
+    size = relax_batch_size(potential)
+    for start in range(0, len(structures), size):
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="logm result may be inaccurate")  # ASE's cell filter
-            results = relax_batch(structures[start:start + RELAX_BATCH_SIZE], potential, SCREENING_RELAXATION)
+            results = relax_batch(structures[start:start + size], potential, SCREENING_RELAXATION)
         out += [r if isinstance(r, Exception) else (r.structure, r.energy_per_atom, r.converged) for r in results]
     return out
 
