@@ -28,8 +28,8 @@ from screening.errors import ScreeningError
 
 BELOW_HULL_FLAG = -0.1  # eV/atom: further below the known hull than this is flagged (a discovery or a model error)
 DEFAULT_ROUTE = "potential"  # chosen on evidence: benchmarks/results/screening.json, docs/pipeline.md
-DEFAULT_POTENTIAL = "m3gnet"  # relaxes; chosen on evidence: benchmarks/results/potential_routes.json, docs/models.md
-DEFAULT_SCORE_WITH = None  # scores the relaxed crystal (None: the relaxing potential itself); same evidence
+DEFAULT_POTENTIAL = "7net-0"  # relaxes; chosen on evidence: benchmarks/results/potential_routes.json, docs/models.md
+DEFAULT_SCORE_WITH = "7net-l3i5"  # scores the relaxed crystal with a single point; same evidence
 
 
 @dataclass
