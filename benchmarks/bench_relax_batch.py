@@ -60,7 +60,7 @@ def main(argv=None) -> int:
     items = crystals(args.n)
     result = {"benchmark": "relax_batch", "n": len(items), "atoms": sum(len(s) for s in items),
               "settings": "BFGS fmax 0.05, 300 steps", "threads": 1,
-              "machine": f"{platform.machine()}, 2 cores shared by ~8 engineers (load 7-12)", "potentials": {}}
+              "machine": f"{platform.machine()}, 2 cores shared by ~8 engineers (load 7-21 during the run)", "potentials": {}}
     for name in args.potentials:
         potential = get_potential(name)
         relax_structure(items[0], potential, SCREENING_RELAXATION)  # load before timing
