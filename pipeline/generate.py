@@ -58,15 +58,25 @@ class GenerateResult:
 
 
 def _sample(sampling: Sampling, progress: bool) -> list[str]:
-    import generative
+    """Sample the strings on one torch thread, as ``slices sample`` does (torch's default thread count made the
+    stage 2.5x slower with one core busy and 45x slower beside a heavier job, issue 18); the caller's thread count
+    is restored afterwards."""
+    import torch
     from tqdm.auto import tqdm
 
-    with tqdm(total=sampling.n, desc="sample", unit="str", disable=not progress, file=sys.stderr) as bar:
-        strings = generative.sample(sampling.n, band_gap=sampling.band_gap,
-                                    formation_energy=sampling.formation_energy, temperature=sampling.temperature,
-                                    seed=sampling.seed, model=sampling.model, guidance=sampling.guidance,
-                                    **sampling.chemistry)
-        bar.update(len(strings))
+    import generative
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with tqdm(total=sampling.n, desc="sample", unit="str", disable=not progress, file=sys.stderr) as bar:
+            strings = generative.sample(sampling.n, band_gap=sampling.band_gap,
+                                        formation_energy=sampling.formation_energy, temperature=sampling.temperature,
+                                        seed=sampling.seed, model=sampling.model, guidance=sampling.guidance,
+                                        **sampling.chemistry)
+            bar.update(len(strings))
+    finally:
+        torch.set_num_threads(threads)
     return list(strings)
 
 
@@ -192,7 +202,7 @@ def _known_index(criteria: Criteria, progress: bool):
 
 
 def _assess(run: RunDir, rows: list[dict], structures: dict, criteria: Criteria, index, potential: str | None,
-            progress: bool) -> None:
+            score_with: str | None, progress: bool) -> None:
     """Screen each row against the known materials (:func:`screening.assess` on the relaxed crystal), reading
     ``properties.jsonl`` for rows already assessed with the same settings.
 
@@ -200,12 +210,14 @@ def _assess(run: RunDir, rows: list[dict], structures: dict, criteria: Criteria,
     often changes a generated crystal's bonds."""
     from screening.assessment import DEFAULT_ROUTE, assess
 
-    key = (f"assess-v3:{DEFAULT_ROUTE}:{potential}:{'known' if criteria.known_materials else 'no-known'}:"
+    scored = f"{potential}>{score_with}" if score_with else potential
+    key = (f"assess-v3:{DEFAULT_ROUTE}:{scored}:{'known' if criteria.known_materials else 'no-known'}:"
            f"{criteria.train_data}")
     cached = {i: p for i, p in run.properties().items() if p.get("settings") == key}
     todo = [r for r in rows if r["index"] not in cached]
     if todo:
         results = assess([structures[r["index"]] for r in todo], relax=False, potential=potential,
+                         score_with=score_with or potential,
                          energies=[r.get("energy_per_atom") for r in todo], index=index,
                          novelty=index is not None, hull=criteria.known_materials, progress=progress)
         for r, result in zip(todo, results):
@@ -242,6 +254,11 @@ def generate(sampling: Sampling = Sampling(), criteria: Criteria = Criteria(), *
         from relax.potential import DEFAULT_POTENTIAL
 
         potential = DEFAULT_POTENTIAL
+    score_with = runner.score_with
+    if score_with is None:
+        from screening.assessment import DEFAULT_SCORE_WITH
+
+        score_with = DEFAULT_SCORE_WITH
     decode_kwargs = {"time_limit": float(runner.time_limit), "seed": int(sampling.seed), "potential": potential}
     if sampling.strings is not None:
         source = given_source(list(sampling.strings))
@@ -250,7 +267,8 @@ def generate(sampling: Sampling = Sampling(), criteria: Criteria = Criteria(), *
     settings = {"n": sampling.n, "source": source, "band_gap": sampling.band_gap,
                 "formation_energy": sampling.formation_energy, "temperature": sampling.temperature,
                 "guidance": sampling.guidance, "seed": sampling.seed, "time_limit": float(runner.time_limit),
-                "potential": potential, **(sampling.chemistry if sampling.strings is None else {})}
+                "potential": potential, **({"score_with": score_with} if score_with else {}),
+                **(sampling.chemistry if sampling.strings is None else {})}
     progress = runner.progress
     with RunDir(out) as run:  # holds the folder's lock until the run is written
         run.check_settings(settings)
@@ -273,7 +291,7 @@ def generate(sampling: Sampling = Sampling(), criteria: Criteria = Criteria(), *
         unique = _deduplicate(rows, structures, progress)
         timings["deduplicate"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        _assess(run, unique, structures, criteria, index, potential, progress)
+        _assess(run, unique, structures, criteria, index, potential, score_with, progress)
         for r in unique:
             if r.get("novelty") == "known":
                 r["status"], r["message"] = "known", f"matches known crystal {r['known_id']} ({r['matched_by']})"

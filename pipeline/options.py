@@ -97,7 +97,10 @@ class Sampling:
 class Runner:
     """Where and how the work runs: a local process pool of ``workers`` (None: all cores) or a Dask cluster
     (``client``, a ``distributed.Client``, or a ``scheduler`` address); each candidate's reconstruction gets
-    ``time_limit`` seconds; ``potential`` relaxes and scores every crystal (None: the default potential);
+    ``time_limit`` seconds; ``potential`` relaxes every crystal (None: the default potential) and ``score_with``
+    gives the energy the crystal is judged by, a single point on the relaxed crystal (None: the screening default,
+    :data:`screening.assessment.DEFAULT_SCORE_WITH`; potentials by the names of :data:`relax.potentials.REGISTRY`,
+    a matgl model or folder, a SevenNet checkpoint);
     ``retry_failed`` decodes again, on resume, candidates whose worker crashed or timed out."""
 
     workers: int | None = None
@@ -105,6 +108,7 @@ class Runner:
     scheduler: str | None = None
     time_limit: float = CANDIDATE_TIME_LIMIT
     potential: str | None = None
+    score_with: str | None = None
     retry_failed: bool = False
     progress: bool = True
 
@@ -116,6 +120,10 @@ class Runner:
             raise ArgumentError("give either a Dask client or a scheduler address, not both")
         if self.scheduler is not None and "://" not in str(self.scheduler):
             raise ArgumentError(f"scheduler must be an address like tcp://host:8786, got {self.scheduler!r}")
+        for name in ("potential", "score_with"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, (str, os.PathLike)) or not str(value).strip()):
+                raise ArgumentError(f"{name} must be a potential's name or path, got {value!r}")
         for name in ("retry_failed", "progress"):
             if not isinstance(getattr(self, name), bool):
                 raise ArgumentError(f"{name} must be True or False, got {getattr(self, name)!r}")

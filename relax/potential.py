@@ -1,10 +1,10 @@
-"""Energies and relaxations of a crystal with a matgl universal potential.
+"""Energies and relaxations of a crystal with a universal potential (any :class:`relax.potentials.Potential`).
 
 :func:`relax_structure` is the project's one public way to relax a structure with a potential (the hull builder,
 screening and reconstruction's potential stage use it); it runs :func:`relax.driver.relax_atoms` with a
-:class:`~relax.driver.RelaxSettings`. :func:`energy_per_atom` is a single point. Models are found with
-:func:`relax.models.find_model`, loaded (with the matgl fix of :mod:`relax.matgl_fix`) and their ASE calculator
-cached per process.
+:class:`~relax.driver.RelaxSettings`. :func:`energy_per_atom` is a single point. A potential is named as
+:func:`relax.potentials.get_potential` accepts it (a short name such as ``"m3gnet"`` or ``"7net-0"``, a matgl model
+name or folder, an ASE calculator, a ``Potential``); loaded potentials and their calculators are cached per process.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
@@ -20,6 +19,7 @@ from periodicnet.structure import into_cell, validate_structure
 from relax.driver import RelaxationError, RelaxSettings, relax_atoms
 from relax.errors import RelaxError
 from relax.models import load_model
+from relax.potentials import DEFAULT_POTENTIAL, Potential, get_potential
 
 __all__ = [
     "DEFAULT_POTENTIAL",
@@ -32,7 +32,6 @@ __all__ = [
     "relax_structure",
 ]
 
-DEFAULT_POTENTIAL = "M3GNet-MP-2021.2.8-PES"  # chosen on evidence: docs/models.md
 
 
 class PotentialError(RelaxationError):
@@ -65,22 +64,25 @@ def load_potential(model: str | os.PathLike = DEFAULT_POTENTIAL):
     return pot
 
 
-@lru_cache(maxsize=4)
-def _calculator(model: str):
-    from matgl.ext.ase import PESCalculator
-
-    return PESCalculator(load_potential(model), stress_unit="eV/A3")
-
-
-def calculator(model: str | os.PathLike = DEFAULT_POTENTIAL):
-    """The ASE calculator of a potential, one per model and process (stress in eV/A^3 as ASE expects; matgl's
-    default unit is GPa, which would make the cell forces 160x too large)."""
-    return _calculator(str(model))
+def _resolve(model) -> Potential:
+    try:
+        return get_potential(model)
+    except RelaxError as exc:
+        if isinstance(exc, PotentialError) or exc.reason != "bad_input":
+            raise
+        raise PotentialError("bad_input", str(exc)) from None
 
 
-def missing_elements(model: str | os.PathLike, symbols) -> list[str]:
-    """The element symbols among ``symbols`` the potential has no parameters for, sorted."""
-    return sorted(set(symbols) - set(load_potential(model).model.element_types))
+def calculator(model=DEFAULT_POTENTIAL):
+    """The ASE calculator of a potential, one per potential and process (stress in eV/A^3 as ASE expects)."""
+    return _resolve(model).calculator()
+
+
+def missing_elements(model, symbols) -> list[str]:
+    """The element symbols among ``symbols`` the potential has no parameters for, sorted (none when the potential
+    does not say which elements it covers)."""
+    known = _resolve(model).elements()
+    return [] if known is None else sorted(set(symbols) - set(known))
 
 
 def _atoms(structure, model):
@@ -96,13 +98,21 @@ def _atoms(structure, model):
         raise PotentialError("bad_input", f"potential {model!r} has no parameters for element(s) {', '.join(unknown)}")
     atoms = AseAtomsAdaptor.get_atoms(structure)
     atoms.calc = calculator(model)
+    if hasattr(atoms.calc, "reset"):
+        atoms.calc.reset()  # a shared calculator: never reuse results of another crystal with equal positions
     return atoms
 
 
-def energy_per_atom(structure, model: str | os.PathLike = DEFAULT_POTENTIAL) -> float:
+def energy_per_atom(structure, model: str | os.PathLike | Potential = DEFAULT_POTENTIAL) -> float:
     """Single-point energy per atom (eV/atom) of ``structure`` under the potential."""
     atoms = _atoms(structure, model)
-    energy = float(atoms.get_potential_energy()) / len(atoms)
+    try:
+        energy = float(atoms.get_potential_energy()) / len(atoms)
+    except RelaxError:
+        raise
+    except (RuntimeError, ValueError, FloatingPointError, IndexError) as exc:  # raised inside the model
+        formula = structure.composition.reduced_formula
+        raise PotentialError("potential_failed", f"the potential failed on {formula}: {type(exc).__name__}: {exc}") from exc
     if not math.isfinite(energy):
         raise PotentialError("potential_failed", f"the potential returned a non-finite energy for {structure.composition.reduced_formula}")
     return energy
@@ -110,7 +120,7 @@ def energy_per_atom(structure, model: str | os.PathLike = DEFAULT_POTENTIAL) -> 
 
 def relax_structure(
     structure,
-    potential: str | os.PathLike = DEFAULT_POTENTIAL,
+    potential: str | os.PathLike | Potential = DEFAULT_POTENTIAL,
     settings: RelaxSettings = RelaxSettings(),
     *,
     deadline: float | None = None,

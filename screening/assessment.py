@@ -24,10 +24,13 @@ from dataclasses import asdict, dataclass, field
 
 from pymatgen.core import Structure
 
+from relax.potentials import potential_name
 from screening.errors import ScreeningError
 
 BELOW_HULL_FLAG = -0.1  # eV/atom: further below the known hull than this is flagged (a discovery or a model error)
 DEFAULT_ROUTE = "potential"  # chosen on evidence: benchmarks/results/screening.json, docs/pipeline.md
+DEFAULT_POTENTIAL = "7net-0"  # relaxes; chosen on evidence: benchmarks/results/potential_routes.json, docs/models.md
+DEFAULT_SCORE_WITH = "7net-l3i5"  # scores the relaxed crystal with a single point; same evidence
 
 
 @dataclass
@@ -115,27 +118,45 @@ def _unusable(structure: Structure) -> str | None:
     return None
 
 
-def _energies(items: list[Structure], results: list[Assessment], relax: bool, energies, potential, progress: bool):
-    """Relax (or take / compute the single-point energy of) each usable crystal."""
+def _energies(items: list[Structure], results: list[Assessment], relax: bool, energies, potential, score_with,
+              progress: bool):
+    """Relax (or take / compute the single-point energy of) each usable crystal; with ``score_with``, the energy
+    is that potential's single point on the relaxed crystal."""
     from tqdm.auto import tqdm
 
     from screening import formation
     from slices.errors import SlicesError
 
-    for k, (structure, result) in enumerate(tqdm(list(zip(items, results)), desc="relax" if relax else "energy",
-                                                 unit="crystal", disable=not progress, file=sys.stderr)):
+    relaxed = {}
+    if relax:  # through the batch driver (relax.batch): together on a GPU, one at a time on the CPU
+        from relax.potentials import get_potential
+
+        todo = [k for k, r in enumerate(results) if not r.reason]
+        size = formation.relax_batch_size(get_potential(potential)) if todo else 1
+        with tqdm(total=len(todo), desc="relax", unit="crystal", disable=not progress, file=sys.stderr) as bar:
+            for start in range(0, len(todo), size):
+                part = todo[start:start + size]
+                relaxed.update(zip(part, formation.relax_candidates([items[k] for k in part], potential)))
+                bar.update(len(part))
+    for k, (structure, result) in enumerate(tqdm(list(zip(items, results)), desc="energy", unit="crystal",
+                                                 disable=not progress or relax and score_with is None,
+                                                 file=sys.stderr)):
         if result.reason:
             continue
         try:
             if relax:
-                result.structure, result.energy_per_atom, converged = formation.relax_candidate(structure, potential)
+                if isinstance(relaxed[k], Exception):
+                    raise relaxed[k]
+                result.structure, result.energy_per_atom, converged = relaxed[k]
                 result.relaxed = True
                 if not converged:
                     result._note("the relaxation did not converge (energies are of its last step)")
-            elif energies is not None and energies[k] is not None:
+                if score_with is not None:
+                    result.energy_per_atom = formation.potential_energy(result.structure, score_with)
+            elif energies is not None and energies[k] is not None and score_with is None:
                 result.energy_per_atom = float(energies[k])
             else:
-                result.energy_per_atom = formation.potential_energy(structure, potential)
+                result.energy_per_atom = formation.potential_energy(structure, score_with or potential)
         except SlicesError as exc:
             result._note(f"potential: {exc}")
 
@@ -251,7 +272,8 @@ def assess(
     relax: bool = True,
     *,
     route: str = DEFAULT_ROUTE,
-    potential: str | None = None,
+    potential=None,
+    score_with=None,
     energies: Sequence[float | None] | None = None,
     canonicals: Sequence[str | None] | None = None,
     hull: bool = True,
@@ -267,9 +289,12 @@ def assess(
     breaks the input rules (too large, overlapping atoms, disordered, ...) gets ``reason`` "unusable: ..." and no
     values; something that is no crystal at all, or a file that cannot be read, raises :class:`ScreeningError`.
 
-    ``relax`` relaxes each crystal with the interatomic ``potential`` (default: relax's default) first; with
-    ``relax=False`` the crystals are taken as relaxed and ``energies`` (the potential's energy per atom of each, if
-    the caller has them) spare the single points. ``route`` is how the formation energy is obtained
+    ``relax`` relaxes each crystal with the interatomic ``potential`` first; with ``relax=False`` the crystals are
+    taken as relaxed and ``energies`` (the potential's energy per atom of each, if the caller has them) spare the
+    single points. ``score_with`` names a second potential whose single point on the relaxed crystal gives the
+    energy (relax with a fast model, score with an accurate one); the given ``energies`` are then not used.
+    Potentials are named as :func:`relax.potentials.get_potential` accepts them (``"m3gnet"``, ``"7net-0"``, a
+    matgl model, an ASE calculator, ...); None is :data:`DEFAULT_POTENTIAL` / :data:`DEFAULT_SCORE_WITH`. ``route`` is how the formation energy is obtained
     (:data:`screening.formation.ROUTES`). ``canonicals`` are the crystals' canonical SLICES strings if known (the
     fast path of the known-structure lookup). ``index`` is the :class:`screening.known.KnownIndex` novelty is
     judged against (default: every crystal and composition of the shared data, :func:`screening.known.known_index`).
@@ -284,9 +309,14 @@ def assess(
         if problem:
             result.reason = f"unusable: {problem}"
         results.append(result)
+    potential = DEFAULT_POTENTIAL if potential is None else potential
+    score_with = DEFAULT_SCORE_WITH if score_with is None else score_with
+    if score_with is potential or (isinstance(score_with, str) and isinstance(potential, str)
+                                   and potential_name(score_with) == potential_name(potential)):
+        score_with = None
     if route in ("potential", "mean") or relax:
-        _energies(items, results, relax, energies, potential, progress)
-    _formation_energies(results, route, potential)
+        _energies(items, results, relax, energies, potential, score_with, progress)
+    _formation_energies(results, route, score_with or potential)
     if hull:
         _hull(results)
     if band_gap:

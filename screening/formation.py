@@ -2,14 +2,15 @@
 
 Two routes, compared in ``benchmarks/bench_screening.py``:
 
-- ``potential`` (the default): the interatomic potential's energy of the relaxed crystal (M3GNet-MP-2021.2.8 was
-  trained on raw MP GGA/GGA+U energies), corrected with pymatgen's ``MaterialsProject2020Compatibility`` (anion and
-  GGA/GGA+U mixing corrections, with MP's U values where MP applies them), minus elemental references
-  (:func:`chemical_potentials`): MP's own elemental energies for a potential trained on MP energies (smaller error,
-  measured), else the potential's own: every MP polymorph of the element
-  (``known_materials/mp_elemental_references_88.json.gz``, the
+- ``potential`` (the default): the interatomic potential's energy of the relaxed crystal, corrected with
+  pymatgen's ``MaterialsProject2020Compatibility`` when the potential speaks raw MP GGA/GGA+U energies (its
+  ``frame``, :mod:`relax.potentials`: M3GNet-MP-2021.2.8, SevenNet; anion and GGA/GGA+U mixing corrections, with
+  MP's U values where MP applies them), minus elemental references (:func:`chemical_potentials`): MP's own
+  elemental energies for a potential in MP's frame (smaller error, measured), else the potential's own: every MP
+  polymorph of the element (``known_materials/mp_elemental_references_88.json.gz``, the
   :data:`REFERENCE_POLYMORPHS` lowest in MP's energy; ASE's reference crystal for an element the file lacks, Yb)
-  relaxed, the lowest kept. Shipped for the default potential, computed once and cached on disk for others.
+  relaxed, the lowest kept. Shipped for the default potential, computed once per potential and cached on disk for
+  others (only the elements MP's file lacks, for a potential in MP's frame).
 - ``model``: matgl's formation-energy regressor (M3GNet-MP-2018.6.1-Eform), trained on the MP formation energies
   of 2018, so already in (nearly) the hull's frame.
 
@@ -22,7 +23,6 @@ import functools
 import gzip
 import json
 import math
-import os
 import warnings
 from collections.abc import Iterable
 
@@ -33,7 +33,6 @@ from relax.driver import RelaxSettings
 
 from screening.errors import ScreeningError
 
-MP_TRAINED_POTENTIALS = ("M3GNet-MP-2021.2.8-PES",)  # trained on raw MP GGA/GGA+U energies (MPF.2021.2.8)
 REFERENCE_POLYMORPHS = 3  # per element, the lowest in MP's energy: the potential's ground state is among them
 REFERENCE_MAX_ATOMS = 64  # larger polymorphs are skipped (unless the element has no smaller one)
 ROUTES = ("potential", "model", "mean")
@@ -50,7 +49,7 @@ hull, not a topology recovered); the e_above_hull errors in ``benchmarks/results
 with exactly this setting."""
 
 
-def relax_candidate(structure: Structure, potential: str | None = None) -> tuple[Structure, float, bool]:
+def relax_candidate(structure: Structure, potential=None) -> tuple[Structure, float, bool]:
     """Relax ``structure`` with the potential (cell included); returns (relaxed, energy per atom eV, converged).
 
     The single entry point to the relaxation engine for screening (:func:`relax.relax_structure`, the project's one
@@ -65,12 +64,43 @@ def relax_candidate(structure: Structure, potential: str | None = None) -> tuple
     return _plain(result.structure), result.energy_per_atom, result.converged
 
 
+RELAX_BATCH_SIZE = 16
+"""Crystals relaxed together by :func:`relax_candidates` (one batched potential call per step) on a GPU. On the
+CPU the batch is one crystal: a batched call there costs the sum of its members (SevenNet 0.71x, M3GNet 0.98x the
+speed of one at a time, ``benchmarks/results/relax_batch.json``), so batching buys nothing but waiting."""
+
+
+def relax_batch_size(potential) -> int:
+    """How many crystals :func:`relax_candidates` relaxes together with ``potential`` (:data:`RELAX_BATCH_SIZE`
+    on a GPU, else 1)."""
+    return RELAX_BATCH_SIZE if str(getattr(potential, "device", "cpu")).startswith("cuda") else 1
+
+
+def relax_candidates(structures: list[Structure], potential=None) -> list[tuple[Structure, float, bool] | Exception]:
+    """:func:`relax_candidate` for many crystals through :func:`relax.batch.relax_batch` (same settings, guards and
+    numbers), :func:`relax_batch_size` at a time; per crystal (relaxed, energy per atom eV, converged) or the
+    project's error that stopped it."""
+    from relax.batch import relax_batch
+    from relax.potential import DEFAULT_POTENTIAL
+    from relax.potentials import get_potential
+
+    out: list = []
+    potential = get_potential(potential or DEFAULT_POTENTIAL)
+    size = relax_batch_size(potential)
+    for start in range(0, len(structures), size):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="logm result may be inaccurate")  # ASE's cell filter
+            results = relax_batch(structures[start:start + size], potential, SCREENING_RELAXATION)
+        out += [r if isinstance(r, Exception) else (r.structure, r.energy_per_atom, r.converged) for r in results]
+    return out
+
+
 def _plain(structure: Structure) -> Structure:
     """The crystal without attached calculator results (ASE leaves torch tensors in ``properties``)."""
     return Structure(structure.lattice, structure.species, structure.frac_coords)
 
 
-def potential_energy(structure: Structure, potential: str | None = None) -> float:
+def potential_energy(structure: Structure, potential=None) -> float:
     """Single-point energy per atom (eV) of ``structure`` under the potential (for crystals already relaxed)."""
     from relax.potential import DEFAULT_POTENTIAL, energy_per_atom
 
@@ -106,24 +136,24 @@ def _ase_reference_state(element: str) -> Structure | None:
     return AseAtomsAdaptor.get_structure(bulk(element))
 
 
-def _compute_references(potential: str, progress: bool) -> dict[str, dict]:
+def _compute_references(potential, progress: bool, beyond_mp: bool) -> dict[str, dict]:
     import sys
 
     from tqdm.auto import tqdm
 
+    from relax.potentials import get_potential
     from slices.errors import SlicesError
-
-    from relax.potential import load_potential
 
     with gzip.open(_reference_file(), "rt") as fh:
         data = json.load(fh)
-    candidates = {element: _reference_candidates(entry) for element, entry in data.items()}
-    for element in set(load_potential(potential).model.element_types) - set(data):
+    candidates = {} if beyond_mp else {element: _reference_candidates(entry) for element, entry in data.items()}
+    for element in set(get_potential(potential).elements() or ()) - set(data):
         fallback = _ase_reference_state(element)
         if fallback is not None:
             candidates[element] = [fallback]
     out: dict[str, dict] = {}
-    for element in tqdm(sorted(candidates), desc=f"elemental references ({potential})", unit="el",
+    name = get_potential(potential).name
+    for element in tqdm(sorted(candidates), desc=f"elemental references ({name})", unit="el",
                         disable=not progress, file=sys.stderr):
         best = None
         for structure in candidates[element]:
@@ -141,24 +171,26 @@ def _compute_references(potential: str, progress: bool) -> dict[str, dict]:
 SHIPPED_REFERENCES = shipped_data_path("elemental_references.json")
 
 
-@functools.lru_cache(maxsize=4)
-def elemental_references(potential: str | None = None, progress: bool = True) -> dict[str, dict]:
-    """Per element: the potential's lowest relaxed energy per atom over MP's polymorphs.
+@functools.lru_cache(maxsize=8)
+def elemental_references(potential=None, progress: bool = True, beyond_mp: bool = False) -> dict[str, dict]:
+    """Per element: the potential's lowest relaxed energy per atom over MP's polymorphs (``beyond_mp``: only for
+    the elements MP's polymorph file lacks, all a potential in MP's frame needs of its own).
 
-    Shipped for the default potential (``data/elemental_references.json``); for another potential computed on
-    first use (a few minutes) and cached on disk.
+    Shipped (``data/elemental_references.json``) for the potentials named there; for another computed on first use
+    (minutes for all elements, seconds beyond MP's) and cached on disk per potential name.
     """
-    from relax.potential import DEFAULT_POTENTIAL
+    from relax.potentials import get_potential
 
     from screening.cache import cached
 
-    name = os.path.basename(str(potential or DEFAULT_POTENTIAL).rstrip("/"))
+    name = get_potential(potential).name
     if SHIPPED_REFERENCES.is_file():
         shipped = json.loads(SHIPPED_REFERENCES.read_text())
         if name in shipped.get("potentials", {}):
             return shipped["potentials"][name]
-    return cached(f"elemental-references-{name}", _CACHE_VERSION, [_reference_file()],
-                  functools.partial(_compute_references, str(potential or DEFAULT_POTENTIAL), progress))
+    key = f"elemental-references-{name.replace(':', '-').replace('/', '-')}{'-beyond-mp' if beyond_mp else ''}"
+    return cached(key, _CACHE_VERSION, [_reference_file()],
+                  functools.partial(_compute_references, potential, progress, beyond_mp))
 
 
 @functools.lru_cache(maxsize=1)
@@ -200,30 +232,34 @@ def mp_elemental_energies() -> dict[str, float]:
     return {element: float(min(entry["energy_per_atom"])) for element, entry in data.items()}
 
 
-def chemical_potentials(potential: str | None = None, references: str = "auto") -> dict[str, float]:
+def chemical_potentials(potential=None, references: str = "auto") -> dict[str, float]:
     """Elemental reference energies (eV/atom) for formation energies from ``potential``.
 
     ``references``: ``"potential"`` = the potential's own relaxed elemental crystals (:func:`elemental_references`);
     ``"mp"`` = MP's own elemental energies (:func:`mp_elemental_energies`), valid only for a potential trained to
-    reproduce raw MP energies, with the potential's own where MP's file lacks the element (Yb); ``"auto"`` = ``"mp"``
-    for :data:`MP_TRAINED_POTENTIALS`, else ``"potential"``. On MP-20 dev, MP's elemental energies give the smaller
-    e_above_hull error (``benchmarks/results/screening.json``).
+    reproduce MP energies, with the potential's own where MP's file lacks the element (Yb); ``"auto"`` = ``"mp"``
+    for a potential in MP's frame (``frame`` ``mp_raw`` or ``mp_corrected``: elements carry no MP2020
+    correction), else ``"potential"``. On MP-20 dev, MP's elemental energies give the smaller e_above_hull error
+    (``benchmarks/results/screening.json``).
     """
-    from relax.potential import DEFAULT_POTENTIAL
+    from relax.potentials import get_potential
 
-    name = os.path.basename(str(potential or DEFAULT_POTENTIAL).rstrip("/"))
     if references == "auto":
-        references = "mp" if name in MP_TRAINED_POTENTIALS else "potential"
+        references = "mp" if get_potential(potential).frame in ("mp_raw", "mp_corrected") else "potential"
     if references not in ("mp", "potential"):
         raise FormationEnergyError(f"references must be 'auto', 'mp' or 'potential', got {references!r}")
-    own = {el: float(v["energy_per_atom"]) for el, v in elemental_references(potential).items()}
+    own = {el: float(v["energy_per_atom"])
+           for el, v in elemental_references(potential, beyond_mp=references == "mp").items()}
     return {**own, **mp_elemental_energies()} if references == "mp" else own
 
 
-def potential_formation_energy(structure: Structure, energy_per_atom: float, potential: str | None = None,
+def potential_formation_energy(structure: Structure, energy_per_atom: float, potential=None,
                                corrected: bool = True, references: str = "auto") -> float:
     """Formation energy per atom (eV) from the potential's energy of the relaxed crystal (``potential`` route):
-    energy + MP2020 correction (unless ``corrected`` is False) - elemental references (:func:`chemical_potentials`)."""
+    energy + MP2020 correction (for a potential of frame ``mp_raw``, unless ``corrected`` is False) - elemental
+    references (:func:`chemical_potentials`)."""
+    from relax.potentials import get_potential
+
     if not math.isfinite(energy_per_atom):
         raise FormationEnergyError(f"energy per atom must be finite, got {energy_per_atom!r}")
     mu = chemical_potentials(potential, references)
@@ -232,6 +268,7 @@ def potential_formation_energy(structure: Structure, energy_per_atom: float, pot
     if missing:
         raise FormationEnergyError(f"no elemental reference for {', '.join(missing)} with this potential")
     reference = sum(amount * mu[el.symbol] for el, amount in comp.items())
+    corrected = corrected and get_potential(potential).frame == "mp_raw"
     correction = mp2020_correction_per_atom(structure, energy_per_atom) if corrected else 0.0
     return energy_per_atom + correction - reference / comp.num_atoms
 

@@ -16,9 +16,9 @@ import pytest
 INTEGRATION_MODULES = {
     "test_decode", "test_decode_contacts", "test_gap_model", "test_generative", "test_generative_sampling",
     "test_generative_training", "test_notebooks", "test_pipeline_executors", "test_pipeline_generate",
-    "test_potential", "test_properties", "test_relax_contacts", "test_relax_gfnff", "test_relax_reconstruct",
-    "test_reliability_cli", "test_reliability_notebook", "test_reliability_rundir", "test_report_html",
-    "test_screening_known", "test_assess_run", "test_dask_cluster",
+    "test_potential", "test_potentials_sevennet", "test_properties", "test_relax_contacts", "test_relax_gfnff",
+    "test_relax_reconstruct", "test_reliability_cli", "test_reliability_notebook", "test_reliability_rundir",
+    "test_report_html", "test_screening_known", "test_assess_run", "test_dask_cluster",
 }
 
 

@@ -111,9 +111,12 @@ def register(subparsers) -> None:
                        "cluster, e.g. tcp://host:8786 (instead of local workers)")
     where.add_argument("--time-limit", type=_time_limit, default=default_of(Runner, "time_limit"), metavar="SECONDS",
                        help="reconstruction time limit per candidate (default %(default)s)")
-    where.add_argument("--potential", metavar="NAME_OR_PATH", help="interatomic potential for relaxation and "
-                       "formation energies (default: relax's default; another one computes its elemental references "
-                       "once, a few minutes)")
+    where.add_argument("--potential", metavar="NAME_OR_PATH", help="interatomic potential that relaxes the "
+                       "candidates: m3gnet, 7net-0, 7net-l3i5, a matgl model name or folder, a SevenNet checkpoint "
+                       "(default: relax's default, m3gnet)")
+    where.add_argument("--score-with", metavar="NAME_OR_PATH", help="potential whose single point on the relaxed "
+                       "crystal gives its formation energy and e_above_hull (default: the measured best, "
+                       "docs/models.md; another one computes the elemental references it needs once)")
     where.add_argument("--no-progress", action="store_true", help="no progress bars")
     where.add_argument("--retry-failed", action="store_true", help="on resume, decode again the candidates "
                        "recorded as worker_crashed or timeout (default: every recorded failure is final)")
@@ -185,7 +188,7 @@ def criteria_of(args: argparse.Namespace) -> Criteria:
 def runner_of(args: argparse.Namespace) -> Runner:
     """The :class:`Runner` the arguments describe."""
     return Runner(workers=args.workers, scheduler=args.scheduler, time_limit=args.time_limit,
-                  potential=args.potential, retry_failed=args.retry_failed, progress=not args.no_progress)
+                  potential=args.potential, score_with=args.score_with, retry_failed=args.retry_failed, progress=not args.no_progress)
 
 
 def print_summary(summary: dict, out, file=sys.stdout) -> None:
