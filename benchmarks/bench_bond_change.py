@@ -26,6 +26,8 @@ import pandas as pd  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from bench_codec import reference_rows  # noqa: E402  (one matching rule for the reference's strings)
 
 SETS = {"mp20_dev_1000": "mp20/dev_1000.csv.gz", "mp21_40_dev_300": "mp21_40/dev_300.csv.gz",
         "qmof_dev_140": "qmof/dev_140.csv.gz"}
@@ -33,24 +35,6 @@ SETS = {"mp20_dev_1000": "mp20/dev_1000.csv.gz", "mp21_40_dev_300": "mp21_40/dev
 
 def shared_data() -> Path:
     return Path(os.environ.get("SLICES_SHARED_DATA", ROOT.parent / "shared" / "data"))
-
-
-def reference_rows(data: Path) -> tuple[list[str], list[str]]:
-    """CIFs of the MP-20 rows that match exactly one of the reference's strings, and those strings."""
-    ref = pd.read_csv(data / "slices_reference" / "mp20_nonmetal_slices_1432.csv.gz")
-    pool = pd.concat([pd.read_csv(data / "mp20" / f) for f in ("train_pool.csv.gz", "dev_1000.csv.gz")])
-    pool = pool.dropna(subset=["band_gap"])
-    key = lambda e, g: (round(float(e), 6), round(float(g), 4))  # noqa: E731
-    by_key: dict = {}
-    for cif, e, g in zip(pool.cif, pool.formation_energy_per_atom, pool.band_gap):
-        by_key.setdefault(key(e, g), []).append(cif)
-    cifs, strings = [], []
-    for string, e, g in zip(ref.SLICES, ref.eform, ref.bandgap):
-        found = by_key.get(key(e, g))
-        if found and len(found) == 1:
-            cifs.append(found[0])
-            strings.append(string)
-    return cifs, strings
 
 
 def added_bonds(structure) -> list[tuple[str, float]]:

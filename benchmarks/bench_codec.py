@@ -67,8 +67,8 @@ def encode_all(structures: list[Structure]) -> tuple[list[str | None], Counter, 
     return strings, reasons, time.perf_counter() - start
 
 
-def reference_agreement(data: Path) -> dict:
-    """Match reference strings to MP-20 rows by (formation energy, band gap) and compare canonical forms."""
+def reference_rows(data: Path) -> tuple[list[str], list[str]]:
+    """CIFs of the MP-20 rows that match exactly one of the reference's strings, and those strings."""
     ref = pd.read_csv(data / "slices_reference" / "mp20_nonmetal_slices_1432.csv.gz")
     pool = pd.concat([pd.read_csv(data / "mp20" / f) for f in ("train_pool.csv.gz", "dev_1000.csv.gz")])
     pool = pool.dropna(subset=["band_gap"])
@@ -76,15 +76,23 @@ def reference_agreement(data: Path) -> dict:
     by_key: dict = {}
     for cif, e, g in zip(pool.cif, pool.formation_energy_per_atom, pool.band_gap):
         by_key.setdefault(key(e, g), []).append(cif)
-    counts = Counter()
+    cifs, strings = [], []
     for string, e, g in zip(ref.SLICES, ref.eform, ref.bandgap):
-        cifs = by_key.get(key(e, g))
-        if not cifs or len(cifs) > 1:
-            continue
+        found = by_key.get(key(e, g))
+        if found and len(found) == 1:
+            cifs.append(found[0])
+            strings.append(string)
+    return cifs, strings
+
+
+def reference_agreement(data: Path) -> dict:
+    """Match reference strings to MP-20 rows by (formation energy, band gap) and compare canonical forms."""
+    counts = Counter()
+    for cif, string in zip(*reference_rows(data)):
         counts["matched"] += 1
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            structure = Structure.from_str(cifs[0], fmt="cif")
+            structure = Structure.from_str(cif, fmt="cif")
         try:
             ours = slices.encode(structure)
             theirs = slices.canonical(string)
