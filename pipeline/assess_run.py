@@ -114,7 +114,8 @@ def _known_index(options: AssessOptions):
     return known_index(shared=True, progress=options.progress)
 
 
-def _assess_pending(run: RunDir, entries: list, done: dict, options: AssessOptions, potential: str) -> int:
+def _assess_pending(run: RunDir, entries: list, done: dict, options: AssessOptions, potential: str,
+                    score_with: str) -> int:
     """Assess, batch by batch, every crystal without a record; each batch's records are appended before the next."""
     from tqdm.auto import tqdm
 
@@ -130,8 +131,9 @@ def _assess_pending(run: RunDir, entries: list, done: dict, options: AssessOptio
             batch = todo[start:start + options.batch]
             readable = [k for k in batch if entries[k].error is None]
             results = dict(zip(readable, assess(
-                [entries[k].structure for k in readable], relax=options.relax, potential=potential, index=index,
-                novelty=index is not None, hull=options.known_materials, progress=False))) if readable else {}
+                [entries[k].structure for k in readable], relax=options.relax, potential=potential,
+                score_with=score_with, index=index, novelty=index is not None, hull=options.known_materials,
+                progress=False))) if readable else {}
             for k in batch:
                 done[k] = _record(k, entries[k], results.get(k))
                 run.add_properties(done[k])
@@ -175,19 +177,20 @@ def assess_files(paths: Iterable[str | os.PathLike] | str | os.PathLike, options
     entries, digest = _read_inputs(files)
     if not entries:
         raise PipelineError("the files hold no crystal")
-    potential = options.potential
-    if potential is None:  # named explicitly, so that relaxation and formation energies use the same potential
-        from relax.potential import DEFAULT_POTENTIAL
+    from screening.assessment import DEFAULT_POTENTIAL, DEFAULT_SCORE_WITH
 
-        potential = DEFAULT_POTENTIAL
+    # named explicitly in run.json, so that a resume with other defaults is refused rather than mixed
+    potential = str(options.potential or DEFAULT_POTENTIAL)
+    score_with = str(options.score_with or DEFAULT_SCORE_WITH)
     settings = {"command": "assess", "n": len(entries), "inputs": digest, "files": [str(p) for p in files],
-                "relax": options.relax, "potential": str(potential), "known_materials": options.known_materials}
+                "relax": options.relax, "potential": potential, "score_with": score_with,
+                "known_materials": options.known_materials}
     with RunDir(out) as run:
         run.check_settings(settings)
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         done = {k: r for k, r in run.properties().items() if k < len(entries)}
-        assessed_now = _assess_pending(run, entries, done, options, str(potential))
+        assessed_now = _assess_pending(run, entries, done, options, potential, score_with)
         timings["assess"] = time.perf_counter() - t0
 
         rows, structures = [], {}

@@ -139,12 +139,14 @@ def as_path_or_none(value: str | os.PathLike | None) -> Path | None:
 @dataclass(frozen=True)
 class AssessOptions:
     """How ``slices assess`` screens crystals of one's own (:func:`pipeline.assess_run.assess_files`): ``relax`` each
-    with the interatomic ``potential`` first (None: the default potential; False takes them as relaxed),
-    ``known_materials`` judges them against the known hull and every known crystal and composition of the shared
+    with the interatomic ``potential`` first (False takes them as relaxed) and judge it by the energy of a single
+    point with ``score_with`` (None, None: the route :func:`screening.assess` defaults to, chosen on evidence in
+    ``docs/models.md``), ``known_materials`` judges them against the known hull and every known crystal and composition of the shared
     data; ``batch`` crystals are assessed between two writes to disk (what an interruption can lose)."""
 
     relax: bool = True
     potential: str | None = None
+    score_with: str | None = None
     known_materials: bool = True
     batch: int = 8
     progress: bool = True
@@ -154,5 +156,7 @@ class AssessOptions:
             if not isinstance(getattr(self, name), bool):
                 raise ArgumentError(f"{name} must be True or False, got {getattr(self, name)!r}")
         object.__setattr__(self, "batch", check_count(self.batch, "batch"))
-        if self.potential is not None and not isinstance(self.potential, (str, os.PathLike)):
-            raise ArgumentError(f"potential must be a name or a folder, got {type(self.potential).__name__}")
+        for name in ("potential", "score_with"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, (str, os.PathLike)) or not str(value).strip()):
+                raise ArgumentError(f"{name} must be a potential's name or path, got {value!r}")

@@ -124,17 +124,34 @@ def test_assess_on_the_cifs_a_tiny_generate_run_wrote(tmp_path):
     assert (tmp_path / "assessed" / "report.md").is_file()
 
 
-def test_potential_is_honoured_and_unreadable_files_are_refused_before_any_work(multi_block_cif, tmp_path, capsys):
+def test_potential_and_score_with_are_honoured(multi_block_cif, tmp_path):
+    """``--potential m3gnet --score-with m3gnet --no-relax``: the energies are M3GNet's single points on the crystals
+    as given, and run.json names both models."""
+    from relax.potentials import get_potential
+
+    path, ids, _ = multi_block_cif
+    code = main(["assess", str(path), "--out", str(tmp_path / "m3gnet"), "--potential", "m3gnet", "--score-with",
+                 "m3gnet", "--no-relax", "--no-known-materials", "--no-progress"])
+    assert code == 0
+    settings = json.loads((tmp_path / "m3gnet" / "run.json").read_text())
+    assert settings["potential"] == "m3gnet" and settings["score_with"] == "m3gnet"
+    table = pd.read_csv(tmp_path / "m3gnet" / "candidates.csv")
+    assessed = table[table.status == "ok"]
+    crystals = [s for _, s in mp20_crystals(3)]
+    expected = [e.energy / len(s) for e, s in zip(get_potential("m3gnet").evaluate(crystals), crystals)]
+    assert len(assessed) == 3
+    assert list(assessed["energy_per_atom"]) == pytest.approx(expected, abs=1e-3)
+
+
+def test_missing_potential_and_unreadable_files_are_refused_before_any_work(multi_block_cif, tmp_path, capsys):
     path, _, _ = multi_block_cif
     missing_model = tmp_path / "no-such-potential"
     code = main(["assess", str(path), "--out", str(tmp_path / "other"), "--potential", str(missing_model),
                  "--no-known-materials", "--no-progress"])
-    assert code == 0
-    table = pd.read_csv(tmp_path / "other" / "candidates.csv")
-    assessed = table[table.status == "ok"]
-    assert len(assessed) == 3 and assessed["energy_per_atom"].isna().all()
-    assert all(str(missing_model) in reason for reason in assessed["reason"])  # that potential was asked for
-    assert json.loads((tmp_path / "other" / "run.json").read_text())["potential"] == str(missing_model)
+    assert code == 1  # a potential that cannot be loaded stops the run at once, saying what to set
+    err = capsys.readouterr().err
+    assert str(missing_model) in err and "SLICES_MODEL_DIR" in err and "Traceback" not in err
+    assert not (tmp_path / "other" / "candidates.csv").exists()
     junk = tmp_path / "junk.cif"
     junk.write_bytes(b"\x00\xff not a crystal")
     with pytest.raises(PipelineError, match="junk.cif"):

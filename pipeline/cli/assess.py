@@ -40,9 +40,11 @@ def register(subparsers) -> None:
     p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="structure files (CIF, POSCAR, ...)")
     p.add_argument("--out", default="assessed", metavar="DIR", help="output folder (default assessed/); rerunning "
                    "with the same folder resumes")
-    p.add_argument("--potential", metavar="NAME_OR_PATH", help="interatomic potential for relaxation and formation "
-                   "energies (default: relax's default; another one computes its elemental references once, a few "
-                   "minutes)")
+    p.add_argument("--potential", metavar="NAME_OR_PATH", help="interatomic potential that relaxes each crystal "
+                   "(default: 7net-0; m3gnet, 7net-l3i5, a matgl model folder or a SevenNet checkpoint; another one "
+                   "computes its elemental references once, a few minutes)")
+    p.add_argument("--score-with", metavar="NAME_OR_PATH", help="potential whose single point on the relaxed crystal "
+                   "gives the energy it is judged by (default: 7net-l3i5; the same as --potential: no second model)")
     p.add_argument("--no-relax", action="store_true", help="take the crystals as relaxed with the potential (single "
                    "points only)")
     p.add_argument("--no-known-materials", action="store_true", help="skip the energy above the known hull and the "
@@ -58,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     """Handler of ``slices assess``."""
     from pipeline.assess_run import FUNNEL, assess_files
 
-    options = AssessOptions(relax=not args.no_relax, potential=args.potential,
+    options = AssessOptions(relax=not args.no_relax, potential=args.potential, score_with=args.score_with,
                             known_materials=not args.no_known_materials, batch=args.batch,
                             progress=not args.no_progress)
     result = assess_files(args.files, options, out=args.out)
