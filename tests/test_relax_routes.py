@@ -18,9 +18,23 @@ def test_auto_route_is_fast_up_to_mp20_size():
     assert ROUTES["full"].stages == ("placement", "gfnff", "potential") and ROUTES["full"].fmax == 0.1
 
 
+def test_auto_route_above_mp20_size_is_the_tighter_fast_route():
+    """Cells over 20 atoms (frameworks, organic salts) keep the fast stages with the tighter force criterion."""
+    large = route_for(FAST_MAX_ATOMS + 1)
+    assert large is ROUTES["large"] and route_for(400) is large
+    assert large.stages == ROUTES["fast"].stages and large.fmax == 0.1 < ROUTES["fast"].fmax
+
+
+def test_cli_route_choices_are_the_route_names():
+    from pipeline.cli.codec import ROUTES as CLI_ROUTES
+
+    assert tuple(CLI_ROUTES) == ROUTE_NAMES
+
+
 def test_named_routes_ignore_size():
     assert route_for(3, "full") is ROUTES["full"]
     assert route_for(400, "fast") is ROUTES["fast"]
+    assert route_for(3, "large") is ROUTES["large"]
 
 
 @pytest.mark.parametrize("name", ["slow", "", None, 3])

@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     dec.set_defaults(handler=_decode)
 
 
-ROUTES = ("auto", "fast", "full")
+ROUTES = ("auto", "fast", "large", "full")
 """``slices decode --route``: the names of :mod:`relax.routes` (``relax.routes.ROUTE_NAMES``; written out here so
 the parser is built without importing the reconstruction)."""
 
