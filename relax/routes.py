@@ -36,10 +36,10 @@ ROUTES: dict[str, Route] = {
 FAST_MAX_ATOMS = 20
 """Cells up to this many atoms (MP-20's limit, so every generated crystal of the MP-20 models) take ``fast``."""
 LARGE_ROUTE = "large"
-"""The route of organic cells above :data:`FAST_MAX_ATOMS` atoms: ``large``, which gained QMOF matches over ``fast`` for
-about 1.7x its CPU time. ``full`` (GFN-FF too) matched no more than ``large`` on 30 QMOF crystals at 3x its CPU;
-fmax 0.05 (300 steps) or a second potential start from the placement shrunk to 0.85 of its volume cost 2.5-3x and
-gained one strict match in 56 probed misses (``benchmarks/RESULTS.md``, "Route per size")."""
+"""The route of organic cells above :data:`FAST_MAX_ATOMS` atoms: ``large``, which gained QMOF matches over
+``fast`` for about 2x its CPU time. ``full`` (GFN-FF too) matched no more than ``large`` on 30 QMOF crystals at 3x
+its CPU; fmax 0.05 (300 steps) or a second potential start from the placement shrunk to 0.85 of its volume cost
+2.6-2.8x and gained one strict match on 56 probed crystals (``benchmarks/RESULTS.md``, "Route per size")."""
 ORGANIC_ELEMENT = "C"
 """A cell with this element (frameworks, organic salts) and more than :data:`FAST_MAX_ATOMS` atoms takes
 :data:`LARGE_ROUTE`. On every cell over 20 atoms, the tighter criterion lost 2 loose matches (K2SbF5, RbBi3S5) and
