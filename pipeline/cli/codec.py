@@ -39,16 +39,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "decode",
         help="SLICES strings -> relaxed crystals (CIF)",
         description="Rebuild the crystal of each SLICES string and write it as CIF: to --out DIR as crystal_<k>.cif "
-        "(replacing an older file of that name), or to standard output. The default route, 'auto', picks by cell size (relax.routes); it takes "
-        "'fast' up to 20 atoms: placement from the labelled quotient graph, then relaxation with the universal "
-        "potential (fmax 0.2 eV/A); 'large' above (the same stages at fmax 0.1). '--route full' "
+        "(replacing an older file of that name), or to standard output. The default route, 'auto', picks by cell size and chemistry (relax.routes): "
+        "'fast' up to 20 atoms and for inorganic cells: placement from the labelled quotient graph, then relaxation "
+        "with the universal potential (fmax 0.2 eV/A); 'large' for cells over 20 atoms with carbon (fmax 0.1). '--route full' "
         "adds GFN-FF with the graph's bonds held between the two and relaxes to fmax 0.1: slower (about 6x on MP-20), "
         "a few points more strict matches (docs/reconstruction.md).",
     )
     dec.add_argument("strings", nargs="+", help="SLICES strings, or '-' for standard input")
     dec.add_argument("--out", type=Path, help="folder for the CIF files (default: print to stdout)")
     dec.add_argument("--route", choices=ROUTES, default="auto",
-                     help="auto: by cell size (default: fast up to 20 atoms, large above); fast: placement -> "
+                     help="auto: by size and chemistry (default: large for cells over 20 atoms with carbon, else fast); fast: placement -> "
                      "potential (fmax 0.2); large: the same at fmax 0.1; full: placement -> GFN-FF -> potential")
     dec.add_argument("--model", default=None, help="potential name or folder (default: the project's default)")
     dec.add_argument("--seed", type=cli_type(check_seed, whole=True, name="the seed"), default=0,
