@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--ref-python", default="/work/refvenv/bin/python")
     parser.add_argument("--time-limit", type=float, default=300.0,
                         help="seconds per crystal, our side (the reference keeps its own limits)")
-    parser.add_argument("--route", choices=("auto", "fast", "full"), default=None,
+    parser.add_argument("--route", choices=("auto", "fast", "large", "full"), default=None,
                         help="our route (relax.routes; default: the decoder's, auto)")
     parser.add_argument("--stages", default=None, help="our stages, comma-separated (default: the route's)")
     parser.add_argument("--fmax", type=float, default=None, help="our potential's fmax (default: the decoder's)")

@@ -88,7 +88,7 @@ def reconstruct(
     in GFN-FF, no bond checks (:mod:`relax.targets`).
 
     ``route`` (:mod:`relax.routes`): ``"auto"`` (default) picks the stages and the force criterion by the cell's
-    size, ``"fast"`` or ``"full"`` name one; ``stages`` and ``fmax``, when given, override the route's.
+    size and chemistry, ``"fast"`` or ``"full"`` name one; ``stages`` and ``fmax``, when given, override the route's.
 
     The potential relaxes every geometry the earlier stages produced (:func:`relax.potential.relax_structure`;
     ``fmax`` eV/A, ``steps`` and ``optimizer`` override :class:`relax.driver.RelaxSettings`' defaults) and keeps the
@@ -109,7 +109,7 @@ def reconstruct(
     except (GraphInputError, ArgumentError) as exc:
         raise RelaxError("bad_input", str(exc)) from None
     contacts = _contact_marks(contacts, len(edges))
-    chosen = route_for(len(species), route)
+    chosen = route_for(species, route)
     stages = chosen.stages if stages is None else tuple(stages)
     fmax = chosen.fmax if fmax is None else fmax
     unknown = [s for s in stages if s not in STAGES]

@@ -1,15 +1,19 @@
-"""Routes: which stages and which force criterion a reconstruction uses, chosen by the size of the cell.
+"""Routes: which stages and which force criterion a reconstruction uses, chosen by the cell's size and chemistry.
 
 - ``fast``: placement -> potential at fmax 0.2 eV/A. The default for MP-20-sized crystals (what the generator
   makes): on MP-20 it matches as many crystals as the reference at a third of its CPU time.
+- ``large``: placement -> potential at fmax 0.1 eV/A. Larger cells (frameworks, organic salts) leave the fast
+  route's criterion with linkers and H positions still off; the tighter one turns some of them into matches.
 - ``full``: placement -> GFN-FF -> potential at fmax 0.1 eV/A, the potential relaxing both earlier geometries and
   keeping the lower energy. Several times slower.
-- ``auto`` (the default of :func:`relax.reconstruct`): ``fast`` up to :data:`FAST_MAX_ATOMS` atoms,
-  :data:`LARGE_ROUTE` above. Measured side by side in ``docs/reconstruction.md`` ("Reconstruction v3").
+- ``auto`` (the default of :func:`relax.reconstruct`): :data:`LARGE_ROUTE` for cells of more than
+  :data:`FAST_MAX_ATOMS` atoms with carbon (:data:`ORGANIC_ELEMENT`), ``fast`` for every other cell. Measured side
+  by side in ``docs/reconstruction.md`` ("Reconstruction v3").
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from relax.errors import RelaxError
@@ -26,21 +30,30 @@ class Route:
 
 ROUTES: dict[str, Route] = {
     "fast": Route("fast", ("placement", "potential"), 0.2),
+    "large": Route("large", ("placement", "potential"), 0.1),
     "full": Route("full", ("placement", "gfnff", "potential"), 0.1),
 }
 FAST_MAX_ATOMS = 20
 """Cells up to this many atoms (MP-20's limit, so every generated crystal of the MP-20 models) take ``fast``."""
-LARGE_ROUTE = "fast"
-"""The route of cells above :data:`FAST_MAX_ATOMS` atoms. ``full`` was measured on the MP 21-40 and QMOF dev sets
-and gave no more matches for its cost (``docs/reconstruction.md``, "Reconstruction v3"), so it stays opt-in."""
+LARGE_ROUTE = "large"
+"""The route of organic cells above :data:`FAST_MAX_ATOMS` atoms: ``large``, which gained QMOF matches over
+``fast`` for about 2x its CPU time. ``full`` (GFN-FF too) matched no more than ``large`` on 30 QMOF crystals at 3x
+its CPU; fmax 0.05 (300 steps) or a second potential start from the placement shrunk to 0.85 of its volume cost
+2.6-2.8x and gained one strict match on 56 probed crystals (``benchmarks/RESULTS.md``, "Route per size")."""
+ORGANIC_ELEMENT = "C"
+"""A cell with this element (frameworks, organic salts) and more than :data:`FAST_MAX_ATOMS` atoms takes
+:data:`LARGE_ROUTE`. On every cell over 20 atoms, the tighter criterion lost 2 loose matches (K2SbF5, RbBi3S5) and
+traded one strict match for another on the first 193 MP 21-40 crystals (98 on that route, nearly all inorganic)."""
 ROUTE_NAMES = ("auto", *ROUTES)
 
 
-def route_for(n_atoms: int, name: str = "auto") -> Route:
-    """The route named ``name`` (``"fast"``, ``"full"``), or for ``"auto"`` the one for a cell of ``n_atoms``
-    atoms. An unknown name raises :class:`RelaxError` (``bad_input``)."""
+def route_for(species: Sequence[str], name: str = "auto") -> Route:
+    """The route named ``name`` (``"fast"``, ``"large"``, ``"full"``), or for ``"auto"`` the one for a cell of these
+    element symbols: :data:`LARGE_ROUTE` for an organic cell (with carbon) of more than :data:`FAST_MAX_ATOMS` atoms,
+    ``fast`` otherwise. An unknown name raises :class:`RelaxError` (``bad_input``)."""
     if name == "auto":
-        return ROUTES["fast" if n_atoms <= FAST_MAX_ATOMS else LARGE_ROUTE]
+        large = len(species) > FAST_MAX_ATOMS and ORGANIC_ELEMENT in species
+        return ROUTES[LARGE_ROUTE if large else "fast"]
     try:
         return ROUTES[name]
     except (KeyError, TypeError):

@@ -10,23 +10,46 @@ from relax.errors import RelaxError
 from relax.routes import FAST_MAX_ATOMS, LARGE_ROUTE, ROUTE_NAMES, ROUTES, route_for
 
 
+def _cell(n_atoms: int, *extra: str) -> list[str]:
+    return [*extra, *["Zn"] * (n_atoms - len(extra))]
+
+
 def test_auto_route_is_fast_up_to_mp20_size():
-    assert route_for(1) is ROUTES["fast"]
-    assert route_for(FAST_MAX_ATOMS) is ROUTES["fast"]
-    assert route_for(FAST_MAX_ATOMS + 1) is ROUTES[LARGE_ROUTE]
+    assert route_for(_cell(1)) is ROUTES["fast"]
+    assert route_for(_cell(FAST_MAX_ATOMS, "C", "H")) is ROUTES["fast"]
+    assert route_for(_cell(FAST_MAX_ATOMS + 1, "C")) is ROUTES[LARGE_ROUTE]
     assert ROUTES["fast"].stages == ("placement", "potential") and ROUTES["fast"].fmax == 0.2
     assert ROUTES["full"].stages == ("placement", "gfnff", "potential") and ROUTES["full"].fmax == 0.1
 
 
+def test_auto_route_of_large_organic_cells_is_the_tighter_fast_route():
+    """Organic cells over 20 atoms (frameworks, organic salts) keep the fast stages with the tighter criterion."""
+    large = route_for(_cell(FAST_MAX_ATOMS + 1, "C", "H", "O"))
+    assert large is ROUTES["large"] and route_for(np.array(_cell(400, "C"))) is large
+    assert large.stages == ROUTES["fast"].stages and large.fmax == 0.1 < ROUTES["fast"].fmax
+
+
+def test_auto_route_of_large_inorganic_cells_stays_fast():
+    assert route_for(_cell(FAST_MAX_ATOMS + 1, "O", "Si")) is ROUTES["fast"]
+    assert route_for(_cell(400, "Cl", "Ca")) is ROUTES["fast"]
+
+
+def test_cli_route_choices_are_the_route_names():
+    from pipeline.cli.codec import ROUTES as CLI_ROUTES
+
+    assert tuple(CLI_ROUTES) == ROUTE_NAMES
+
+
 def test_named_routes_ignore_size():
-    assert route_for(3, "full") is ROUTES["full"]
-    assert route_for(400, "fast") is ROUTES["fast"]
+    assert route_for(_cell(3), "full") is ROUTES["full"]
+    assert route_for(_cell(400, "C"), "fast") is ROUTES["fast"]
+    assert route_for(_cell(3), "large") is ROUTES["large"]
 
 
 @pytest.mark.parametrize("name", ["slow", "", None, 3])
 def test_unknown_route_is_bad_input(name):
     with pytest.raises(RelaxError, match="route must be one of") as info:
-        route_for(4, name)
+        route_for(_cell(4), name)
     assert info.value.reason == "bad_input"
     assert "auto" in ROUTE_NAMES
 

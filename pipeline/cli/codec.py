@@ -39,17 +39,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "decode",
         help="SLICES strings -> relaxed crystals (CIF)",
         description="Rebuild the crystal of each SLICES string and write it as CIF: to --out DIR as crystal_<k>.cif "
-        "(replacing an older file of that name), or to standard output. The default route, 'auto', picks by cell size (relax.routes); today it takes "
-        "'fast' at every size: placement from the labelled quotient graph, then relaxation with the universal "
-        "potential (fmax 0.2 eV/A). '--route full' "
+        "(replacing an older file of that name), or to standard output. The default route, 'auto', picks by cell size and chemistry (relax.routes): "
+        "'fast' up to 20 atoms and for inorganic cells: placement from the labelled quotient graph, then relaxation "
+        "with the universal potential (fmax 0.2 eV/A); 'large' for cells over 20 atoms with carbon (fmax 0.1). '--route full' "
         "adds GFN-FF with the graph's bonds held between the two and relaxes to fmax 0.1: slower (about 6x on MP-20), "
         "a few points more strict matches (docs/reconstruction.md).",
     )
     dec.add_argument("strings", nargs="+", help="SLICES strings, or '-' for standard input")
     dec.add_argument("--out", type=Path, help="folder for the CIF files (default: print to stdout)")
     dec.add_argument("--route", choices=ROUTES, default="auto",
-                     help="auto: by cell size (default; today fast at every size); fast: placement -> "
-                     "potential; full: placement -> GFN-FF -> potential")
+                     help="auto: by size and chemistry (default: large for cells over 20 atoms with carbon, else fast); fast: placement -> "
+                     "potential (fmax 0.2); large: the same at fmax 0.1; full: placement -> GFN-FF -> potential")
     dec.add_argument("--model", default=None, help="potential name or folder (default: the project's default)")
     dec.add_argument("--seed", type=cli_type(check_seed, whole=True, name="the seed"), default=0,
                      help="seed of the placement's tie-breaking perturbation (default 0)")
@@ -59,7 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     dec.set_defaults(handler=_decode)
 
 
-ROUTES = ("auto", "fast", "full")
+ROUTES = ("auto", "fast", "large", "full")
 """``slices decode --route``: the names of :mod:`relax.routes` (``relax.routes.ROUTE_NAMES``; written out here so
 the parser is built without importing the reconstruction)."""
 
