@@ -360,3 +360,25 @@ def test_cli_end_to_end(tmp_path, shared_models):
     again = subprocess.run([sys.executable, "-m", "pipeline", "design", "--band-gap", "3.0", "--rounds", "1",
                             "--out", str(out)], env=_env(), capture_output=True, text=True, timeout=600)
     assert again.returncode == 1 and "other settings" in again.stderr
+
+
+def test_rank_uses_known_gap_and_known_hull():
+    """What the known tables say about a composition: a known gap outside the window refuses the proposal, a
+    composition whose known entry lies above the known hull ranks after one on it, and with no known gap the
+    composition model's distance from the target's centre decides."""
+    strings = [LUFEC2, LIZRSE2, LUFEC2_B]
+    described = _described(strings)
+    target = DesignTarget(band_gap=2.0)
+    priors = [{"known_gap": 0.1, "known_e_above_hull": 0.0}, {"known_gap": 2.0, "known_e_above_hull": 0.0},
+              {"known_gap": 0.1, "known_e_above_hull": 0.0}]
+    ranked = rank(strings, described, [2.0, 2.0, 2.0], target, known_compositions=set(), found_before=set(),
+                  priors=priors, smact=lambda species: True)
+    assert [p.index for p in ranked if p.passes] == [1]
+    assert {p.index: p.reason for p in ranked}[0] == "known gap of the composition off target"
+    priors = [{"known_gap": 2.0, "known_e_above_hull": 0.2}, {"known_gap": 2.0, "known_e_above_hull": 0.0}]
+    ranked = rank(strings[:2], described[:2], [2.0, 2.0], target, known_compositions=set(), found_before=set(),
+                  priors=priors, smact=lambda species: True)
+    assert [p.index for p in ranked] == [1, 0] and ranked[1].known_e_above_hull == 0.2
+    ranked = rank(strings[:2], described[:2], [2.4, 2.05], target, known_compositions={"LuFeC2", "LiZrSe2"},
+                  found_before=set(), smact=lambda species: True)
+    assert [p.index for p in ranked] == [1, 0]  # both in the window: the one nearer 2.0 eV first
