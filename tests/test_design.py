@@ -382,3 +382,18 @@ def test_rank_uses_known_gap_and_known_hull():
     ranked = rank(strings[:2], described[:2], [2.4, 2.05], target, known_compositions={"LuFeC2", "LiZrSe2"},
                   found_before=set(), smact=lambda species: True)
     assert [p.index for p in ranked] == [1, 0]  # both in the window: the one nearer 2.0 eV first
+
+
+def test_decoded_before_reads_the_earlier_rounds_choices(tmp_path):
+    """A formula chosen for decoding in an earlier round is penalised when proposed again (hit or not)."""
+    from pipeline.design_rounds import decoded_before, round_dir
+    from pipeline.rundir import dumps
+
+    for number, (formulas, chosen) in enumerate([(["A", "B", "C"], [0, 2]), (["D", "E"], [1])]):
+        folder = round_dir(tmp_path, number)
+        folder.mkdir(parents=True)
+        record = {"proposals": [{"index": i, "formula": f} for i, f in enumerate(formulas)], "chosen": chosen}
+        (folder / "proposals.json").write_text(dumps(record))
+    assert decoded_before(tmp_path, 0) == set()
+    assert decoded_before(tmp_path, 1) == {"A", "C"}
+    assert decoded_before(tmp_path, 2) == {"A", "C", "E"}
