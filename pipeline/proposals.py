@@ -34,6 +34,7 @@ NEW_COMPOSITION_PENALTY = 0.3  # eV-equivalent: a composition no table knows is 
 KNOWN_GAP_WEIGHT = 0.5  # per eV of the known gap's distance from the target's centre
 UNKNOWN_GAP_PENALTY = 0.2  # no known gap to back the composition model's (a new composition, or no gap entry)
 STABILITY_WEIGHT = 2.0  # per eV/atom the composition's known entry lies above the known hull (capped at 0.5)
+UNCOMMON_STATES_PENALTY = 0.3  # the composition balances only with rare oxidation states (SMACT's set, not common)
 FOUND_BEFORE_PENALTY = 0.5  # a formula an earlier round decoded: a repeat of its hit, or of its failure
 SIZE_PENALTY = 0.01  # per atom: small cells decode faster and are more often stable
 
@@ -53,6 +54,7 @@ class Proposal:
     found_before: bool
     known_gap: float | None
     known_e_above_hull: float | None
+    common_states: bool | None
     score: float
     passes: bool
     reason: str
@@ -102,8 +104,10 @@ def predict_gaps(formulas: Sequence[str | None]) -> list[float | None]:
 
 
 def known_priors(formulas: Sequence[str | None]) -> list[dict]:
-    """Per formula what the known tables say: ``known_gap`` (median known PBE gap, eV) and
-    ``known_e_above_hull`` (eV/atom of its lowest known entry above the other known phases), None where unknown."""
+    """Per formula what the known tables and the composition itself say: ``known_gap`` (median known PBE gap, eV),
+    ``known_e_above_hull`` (eV/atom of its lowest known entry above the other known phases), None where unknown,
+    and ``common_states`` (it balances with common oxidation states)."""
+    from periodicnet.chemistry import balanced_in_common_states
     from screening.hull import known_hull
     from screening.known_gaps import known_band_gaps
 
@@ -112,8 +116,11 @@ def known_priors(formulas: Sequence[str | None]) -> list[dict]:
     out = []
     for f in formulas:
         if f and f not in cache:
-            cache[f] = {"known_gap": gaps.get(f), "known_e_above_hull": hull.composition_e_above_hull(f)}
-        out.append(cache[f] if f else {"known_gap": None, "known_e_above_hull": None})
+            from pymatgen.core import Composition
+
+            cache[f] = {"known_gap": gaps.get(f), "known_e_above_hull": hull.composition_e_above_hull(f),
+                        "common_states": balanced_in_common_states(Composition(f).get_el_amt_dict())}
+        out.append(cache[f] if f else {"known_gap": None, "known_e_above_hull": None, "common_states": None})
     return out
 
 
@@ -124,7 +131,8 @@ def rank(strings: Sequence[str], described: Sequence[dict], gaps: Sequence[float
     order). A proposal passes when it parses, passes SMACT and the element and size limits, and its composition
     gap (and its known gap, when the composition has one) lies in the target window. The score adds the
     composition gap's distance from the window's centre, the known gap's (weighted), the known entry's height
-    above the known hull (weighted) and the penalties above; ``priors`` are :func:`known_priors` (None: none)."""
+    above the known hull (weighted), a penalty when it balances only with rare oxidation states and the penalties
+    above; ``priors`` are :func:`known_priors` (None: none)."""
     from periodicnet.chemistry import smact_valid
 
     smact = smact or smact_valid
@@ -159,12 +167,14 @@ def rank(strings: Sequence[str], described: Sequence[dict], gaps: Sequence[float
         if centre is not None:
             score += abs(gap - centre) if gap is not None else 10.0
             score += KNOWN_GAP_WEIGHT * abs(known_gap - centre) if known_gap is not None else UNKNOWN_GAP_PENALTY
+        common = prior.get("common_states")
+        score += UNCOMMON_STATES_PENALTY * (common is False)
         if known_e_hull is not None:
             score += STABILITY_WEIGHT * min(known_e_hull, 0.5)
         elif not known:
             score += NEW_COMPOSITION_PENALTY
         out.append(Proposal(i, s, formula, n_atoms, gap, ok_smact, ok_elements, known, before, known_gap,
-                            None if known_e_hull is None else round(known_e_hull, 4), round(score, 6),
+                            None if known_e_hull is None else round(known_e_hull, 4), common, round(score, 6),
                             not reason, reason))
     return sorted(out, key=lambda p: (not p.passes, p.score, p.index))
 

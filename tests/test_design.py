@@ -397,3 +397,16 @@ def test_decoded_before_reads_the_earlier_rounds_choices(tmp_path):
     assert decoded_before(tmp_path, 0) == set()
     assert decoded_before(tmp_path, 1) == {"A", "C"}
     assert decoded_before(tmp_path, 2) == {"A", "C", "E"}
+
+
+def test_rank_penalises_rare_oxidation_states():
+    """A composition that balances only with rare oxidation states (SMACT's set) ranks after one that balances
+    with common ones; both still pass."""
+    from periodicnet.chemistry import balanced_in_common_states
+
+    assert balanced_in_common_states({"Ga": 2, "O": 3}) and not balanced_in_common_states(["Na", "Na", "O", "O"])
+    strings = [LUFEC2, LIZRSE2]
+    priors = [{"common_states": False}, {"common_states": True}]
+    ranked = rank(strings, _described(strings), [2.0, 2.0], DesignTarget(band_gap=2.0), known_compositions=set(),
+                  found_before=set(), priors=priors, smact=lambda species: True)
+    assert [p.index for p in ranked if p.passes] == [1, 0] and ranked[1].common_states is False
