@@ -64,6 +64,18 @@ def smact_valid(composition: Mapping[str, float] | Iterable[str]) -> bool:
     )
 
 
+def balanced_in_common_states(composition: Mapping[str, float] | Iterable[str]) -> bool:
+    """True when the cell balances with each element in one of its common oxidation states (pymatgen's
+    ``oxi_state_guesses``; stricter than :func:`smact_valid`, which admits rare states such as O-1 in Na2O2)."""
+    from pymatgen.core import Composition
+
+    comp = Composition(_counts(composition)).reduced_composition
+    try:
+        return bool(comp.oxi_state_guesses(max_sites=-50))
+    except ValueError:  # too many sites to enumerate
+        return False
+
+
 def is_all_metal(composition: Mapping[str, float] | Iterable[str]) -> bool:
     """True when every element of the cell is a metal by SMACT's list (the alloys :func:`smact_valid` accepts)."""
     from smact import metals

@@ -68,15 +68,29 @@ def _propose(folder: Path, number: int, ctx: RoundContext, progress: bool) -> di
     else:
         described = proposals.describe(strings)
         gaps = proposals.predict_gaps([d["formula"] for d in described])
-        found = {h["formula"] for h in ctx.earlier_hits}
+        found = {h["formula"] for h in ctx.earlier_hits} | decoded_before(ctx.root, number)
+        priors = proposals.known_priors([d["formula"] for d in described])
         ranked = proposals.rank(strings, described, gaps, target, known_compositions=ctx.known_compositions,
-                                found_before=found)
+                                found_before=found, priors=priors)
         chosen = proposals.choose(ranked, loop.decodes, loop.per_composition)
         record["proposals"] = [p.as_dict() for p in ranked]
         record["chosen"] = [p.index for p in chosen]
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(path, dumps(record) + "\n")
     return record
+
+
+def decoded_before(root: Path, number: int) -> set[str]:
+    """Formulas chosen for decoding in rounds before ``number`` (a second try of a formula is less often a new
+    hit: a repeat of the hit, or the same failure again)."""
+    formulas: set[str] = set()
+    for earlier in range(number):
+        path = round_dir(root, earlier) / "proposals.json"
+        if path.is_file():
+            record = read_json(path, "delete that round's folder and rerun")
+            by_index = {p["index"]: p["formula"] for p in record["proposals"]}
+            formulas.update(by_index[i] for i in record["chosen"])
+    return formulas
 
 
 def _decode_and_judge(folder: Path, number: int, record: dict, ctx: RoundContext) -> tuple[list[dict], dict]:

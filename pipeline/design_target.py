@@ -151,13 +151,13 @@ class LoopSettings:
     ``hits_per_composition`` times) mixed with ``replay`` training crystals per hit (``learn=False``: no
     fine-tuning). ``seed`` seeds everything (round r uses ``seed + r``)."""
 
-    proposals: int = 300
-    decodes: int = 20
+    proposals: int = 600
+    decodes: int = 30
     per_composition: int = 1
     guidance: float = 2.0
     temperature: float = 1.0
     learn: bool = True
-    finetune_steps: int = 30
+    finetune_steps: int = 20
     finetune_batch: int = 16
     finetune_lr: float = 2e-4
     hits_per_composition: int = 2

@@ -129,6 +129,17 @@ class KnownHull:
                 return energy, entry_id
         return None
 
+    def composition_e_above_hull(self, formula: str) -> float | None:
+        """How far (eV/atom) the table's own lowest entry of ``formula`` lies above the hull of the other known
+        phases (0 when it is on the hull), or None when the table has no entry for it."""
+        known = self.formation_energy(formula)
+        if known is None:
+            return None
+        try:
+            return max(0.0, self.place(formula, known[0]).e_above_hull)
+        except HullError:
+            return None
+
     def phase_diagram(self, elements: Sequence[str]):
         """pymatgen ``PhaseDiagram`` of the known entries whose elements are all among ``elements``."""
         from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram

@@ -360,3 +360,53 @@ def test_cli_end_to_end(tmp_path, shared_models):
     again = subprocess.run([sys.executable, "-m", "pipeline", "design", "--band-gap", "3.0", "--rounds", "1",
                             "--out", str(out)], env=_env(), capture_output=True, text=True, timeout=600)
     assert again.returncode == 1 and "other settings" in again.stderr
+
+
+def test_rank_uses_known_gap_and_known_hull():
+    """What the known tables say about a composition: a known gap outside the window refuses the proposal, a
+    composition whose known entry lies above the known hull ranks after one on it, and with no known gap the
+    composition model's distance from the target's centre decides."""
+    strings = [LUFEC2, LIZRSE2, LUFEC2_B]
+    described = _described(strings)
+    target = DesignTarget(band_gap=2.0)
+    priors = [{"known_gap": 0.1, "known_e_above_hull": 0.0}, {"known_gap": 2.0, "known_e_above_hull": 0.0},
+              {"known_gap": 0.1, "known_e_above_hull": 0.0}]
+    ranked = rank(strings, described, [2.0, 2.0, 2.0], target, known_compositions=set(), found_before=set(),
+                  priors=priors, smact=lambda species: True)
+    assert [p.index for p in ranked if p.passes] == [1]
+    assert {p.index: p.reason for p in ranked}[0] == "known gap of the composition off target"
+    priors = [{"known_gap": 2.0, "known_e_above_hull": 0.2}, {"known_gap": 2.0, "known_e_above_hull": 0.0}]
+    ranked = rank(strings[:2], described[:2], [2.0, 2.0], target, known_compositions=set(), found_before=set(),
+                  priors=priors, smact=lambda species: True)
+    assert [p.index for p in ranked] == [1, 0] and ranked[1].known_e_above_hull == 0.2
+    ranked = rank(strings[:2], described[:2], [2.4, 2.05], target, known_compositions={"LuFeC2", "LiZrSe2"},
+                  found_before=set(), smact=lambda species: True)
+    assert [p.index for p in ranked] == [1, 0]  # both in the window: the one nearer 2.0 eV first
+
+
+def test_decoded_before_reads_the_earlier_rounds_choices(tmp_path):
+    """A formula chosen for decoding in an earlier round is penalised when proposed again (hit or not)."""
+    from pipeline.design_rounds import decoded_before, round_dir
+    from pipeline.rundir import dumps
+
+    for number, (formulas, chosen) in enumerate([(["A", "B", "C"], [0, 2]), (["D", "E"], [1])]):
+        folder = round_dir(tmp_path, number)
+        folder.mkdir(parents=True)
+        record = {"proposals": [{"index": i, "formula": f} for i, f in enumerate(formulas)], "chosen": chosen}
+        (folder / "proposals.json").write_text(dumps(record))
+    assert decoded_before(tmp_path, 0) == set()
+    assert decoded_before(tmp_path, 1) == {"A", "C"}
+    assert decoded_before(tmp_path, 2) == {"A", "C", "E"}
+
+
+def test_rank_penalises_rare_oxidation_states():
+    """A composition that balances only with rare oxidation states (SMACT's set) ranks after one that balances
+    with common ones; both still pass."""
+    from periodicnet.chemistry import balanced_in_common_states
+
+    assert balanced_in_common_states({"Ga": 2, "O": 3}) and not balanced_in_common_states(["Na", "Na", "O", "O"])
+    strings = [LUFEC2, LIZRSE2]
+    priors = [{"common_states": False}, {"common_states": True}]
+    ranked = rank(strings, _described(strings), [2.0, 2.0], DesignTarget(band_gap=2.0), known_compositions=set(),
+                  found_before=set(), priors=priors, smact=lambda species: True)
+    assert [p.index for p in ranked if p.passes] == [1, 0] and ranked[1].common_states is False

@@ -15,8 +15,10 @@ Design new crystals with a property: rounds of propose -> decode and judge -> le
 
   1. propose   sample --proposals strings from the generator, conditioned on the target (classifier-free
                --guidance), and rank them by what the string alone predicts: the composition band-gap model
-               (the filter), SMACT, --elements, whether the composition is known (more often stable) or was
-               already found, the cell size. Only the best --decodes (one per formula) are decoded.
+               (the filter: in the window, nearest its centre first), SMACT, --elements, what the known tables
+               say of the composition (its known gap, how far its known entry lies above the known hull),
+               whether it balances with common oxidation states, whether an earlier round decoded it, the
+               cell size. Only the best --decodes (one per formula) are decoded.
   2. judge     decode, relax and assess the chosen strings exactly as `slices generate` does: energy above the
                hull of known materials, novelty against every known crystal, symmetry, and the band gap of the
                relaxed crystal by MEGNet (the judge: not the model that filtered). A hit is stable (<= 0.1
