@@ -52,7 +52,31 @@ def find_symmetry(structure) -> Symmetry:
 
 
 def write_cif(structure, path, symprec: float | None) -> None:
-    """Write ``structure`` as a CIF in its refined space group at ``symprec`` (P1 when ``symprec`` is None)."""
+    """Write ``structure`` as a CIF in its refined space group at ``symprec`` (P1 when ``symprec`` is None, or when
+    the symmetrised CIF would not read back as the same crystal: near a special position, the symmetry copies of a
+    site can land a few hundredths of an angstrom apart instead of on top of each other)."""
+    from pathlib import Path
+
     from pymatgen.io.cif import CifWriter
 
-    CifWriter(structure, symprec=symprec).write_file(path)
+    text = str(CifWriter(structure, symprec=symprec)) if symprec is not None else None
+    if text is None or not _reads_back_as(text, structure):
+        text = str(CifWriter(structure))
+    Path(path).write_text(text)
+
+
+def _reads_back_as(text: str, structure) -> bool:
+    """Whether the CIF ``text`` parses into the same crystal as ``structure`` (same sites, same arrangement)."""
+    import warnings
+
+    from pymatgen.io.cif import CifParser
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # pymatgen warns about the very problems this check is looking for
+            parsed = CifParser.from_str(text).parse_structures(primitive=False)
+    except ValueError:  # pymatgen found no structure it could build
+        return False
+    if len(parsed) != 1 or parsed[0].composition.reduced_composition != structure.composition.reduced_composition:
+        return False
+    return _same_crystal(structure, parsed[0])
