@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,20 +81,42 @@ def _sample(sampling: Sampling, progress: bool) -> list[str]:
     return list(strings)
 
 
-def _decode(run: RunDir, strings: list[str], runner: Runner, decode_kwargs: dict) -> int:
-    """Decode every candidate not yet on disk (and, with ``retry_failed``, those whose worker was killed or crashed:
-    :data:`RETRIED_STATUSES`); returns how many were decoded now."""
+def _done(run: RunDir, runner: Runner) -> dict[int, dict]:
+    """The decode records on disk that count as done (with ``retry_failed``, not those of a killed or crashed
+    worker: :data:`RETRIED_STATUSES`)."""
+    done = run.decoded()
+    if runner.retry_failed:
+        done = {i: r for i, r in done.items() if r.get("status") not in RETRIED_STATUSES}
+    return done
+
+
+def _early_pool(run: RunDir, runner: Runner, n: int, potential: str):
+    """The local decode workers, started before sampling so that they load while the strings are sampled (a
+    :class:`pipeline.decode_stage.LocalPool`); a no-op context with Dask or when nothing is left to decode."""
+    import contextlib
+
+    from pipeline import decode_stage
+
+    remaining = n - len(_done(run, runner))
+    if runner.client is not None or runner.scheduler is not None or remaining <= 0:
+        return contextlib.nullcontext()
+    return decode_stage.LocalPool(min(runner.workers or default_workers(), remaining), potential)
+
+
+def _decode(run: RunDir, strings: list[str], runner: Runner, decode_kwargs: dict, pool=None) -> int:
+    """Decode every candidate not yet on disk (see :func:`_done`), on ``pool`` (local workers started earlier) if
+    given; returns how many were decoded now."""
     from tqdm.auto import tqdm
 
     from pipeline import decode_stage
 
     workers, client, scheduler, time_limit, progress = (runner.workers or default_workers(), runner.client,
                                                         runner.scheduler, runner.time_limit, runner.progress)
-    done = run.decoded()
-    if runner.retry_failed:
-        done = {i: r for i, r in done.items() if r.get("status") not in RETRIED_STATUSES}
+    done = _done(run, runner)
     todo = [(i, s) for i, s in enumerate(strings) if i not in done]
     if not todo:
+        if pool is not None:
+            pool.stop()
         return 0
     with tqdm(total=len(strings), initial=len(strings) - len(todo), desc="decode", unit="cand", disable=not progress,
               file=sys.stderr) as bar:
@@ -104,7 +127,7 @@ def _decode(run: RunDir, strings: list[str], runner: Runner, decode_kwargs: dict
 
         if client is None and scheduler is None:
             decode_stage.run_local(todo, on_result, workers=workers, decode_kwargs=decode_kwargs,
-                                   hard_timeout=hard_timeout(time_limit))
+                                   hard_timeout=hard_timeout(time_limit), pool=pool)
         else:
             own_client = None
             if client is None:
@@ -274,17 +297,23 @@ def generate(sampling: Sampling = Sampling(), criteria: Criteria = Criteria(), *
         run.check_settings(settings)
         timings: dict[str, float] = {}
 
-        t0 = time.perf_counter()
-        stored = run.load_samples()
-        if stored is None:
-            stored = list(sampling.strings) if sampling.strings is not None else _sample(sampling, progress)
-            run.save_samples(stored)
-        strings = stored
-        timings["sample"] = time.perf_counter() - t0
+        with _early_pool(run, runner, sampling.n, potential) as pool, ThreadPoolExecutor(1) as background:
+            t0 = time.perf_counter()
+            stored = run.load_samples()
+            if stored is None:
+                stored = list(sampling.strings) if sampling.strings is not None else _sample(sampling, progress)
+                run.save_samples(stored)
+            strings = stored
+            timings["sample"] = time.perf_counter() - t0
 
-        t0 = time.perf_counter()
-        decoded_now = _decode(run, strings, runner, decode_kwargs)
-        timings["decode"] = time.perf_counter() - t0
+            # while the workers decode, the main process loads what the assessment needs
+            from screening.assessment import prepare
+
+            prepared = background.submit(prepare, potential, score_with, hull=criteria.known_materials)
+            t0 = time.perf_counter()
+            decoded_now = _decode(run, strings, runner, decode_kwargs, pool)
+            timings["decode"] = time.perf_counter() - t0
+            prepared.result()
 
         rows, structures = _assemble(run, strings, criteria.require_topology)
         t0 = time.perf_counter()

@@ -267,6 +267,57 @@ def _novelty_and_symmetry(results: list[Assessment], canonicals, novelty: bool, 
             result.novelty, result.known_id, result.matched_by = match.novelty, match.known_id, match.matched_by
 
 
+def _potentials(potential, score_with) -> tuple:
+    """``(potential, score_with)`` with the defaults filled in; ``score_with`` None when it is the same potential."""
+    potential = DEFAULT_POTENTIAL if potential is None else potential
+    score_with = DEFAULT_SCORE_WITH if score_with is None else score_with
+    if score_with is potential or (isinstance(score_with, str) and isinstance(potential, str)
+                                   and potential_name(score_with) == potential_name(potential)):
+        score_with = None
+    return potential, score_with
+
+
+def prepare(potential=None, score_with=None, *, hull: bool = True, band_gap: bool = True) -> None:
+    """Load what :func:`assess` of relaxed crystals will need (the scoring potential, its elemental references, the
+    MP2020 scheme, the known hull, the band-gap models; each is kept per process), so that a caller can do it while
+    other work runs: ``slices generate`` does it in a thread during the decode stage, when the main process only
+    waits. Arguments as :func:`assess`'s. A failure is left for :func:`assess` to report per crystal."""
+    from slices.errors import SlicesError
+
+    potential, score_with = _potentials(potential, score_with)
+    scorer = score_with or potential
+    steps = [lambda: _load_potential(scorer)]
+    if hull:
+        from screening.hull import known_hull
+
+        steps.append(known_hull)
+    if band_gap:
+        from screening.gap_model import load_gap_model
+        from screening.properties import BAND_GAP_MODEL
+
+        from relax.models import load_model
+
+        steps += [lambda: load_model(BAND_GAP_MODEL), load_gap_model]
+    for step in steps:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                step()
+        except SlicesError:
+            pass  # assess meets it again and notes it on each crystal
+
+
+def _load_potential(spec) -> None:
+    """The potential's calculator, elemental references and, in MP's raw frame, the MP2020 scheme."""
+    from relax.potentials import get_potential
+    from screening import formation
+
+    get_potential(spec).calculator()
+    formation.chemical_potentials(spec)
+    if get_potential(spec).frame == "mp_raw":
+        formation.compatibility()
+
+
 def assess(
     structures: Structure | object | Iterable[Structure | object],
     relax: bool = True,
@@ -309,11 +360,7 @@ def assess(
         if problem:
             result.reason = f"unusable: {problem}"
         results.append(result)
-    potential = DEFAULT_POTENTIAL if potential is None else potential
-    score_with = DEFAULT_SCORE_WITH if score_with is None else score_with
-    if score_with is potential or (isinstance(score_with, str) and isinstance(potential, str)
-                                   and potential_name(score_with) == potential_name(potential)):
-        score_with = None
+    potential, score_with = _potentials(potential, score_with)
     if route in ("potential", "mean") or relax:
         _energies(items, results, relax, energies, potential, score_with, progress)
     _formation_energies(results, route, score_with or potential)
