@@ -7,6 +7,7 @@ again with the same ``out`` resumes where the last call stopped and redoes nothi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -93,7 +94,6 @@ def _done(run: RunDir, runner: Runner) -> dict[int, dict]:
 def _early_pool(run: RunDir, runner: Runner, n: int, potential: str):
     """The local decode workers, started before sampling so that they load while the strings are sampled (a
     :class:`pipeline.decode_stage.LocalPool`); a no-op context with Dask or when nothing is left to decode."""
-    import contextlib
 
     from pipeline import decode_stage
 
@@ -103,9 +103,70 @@ def _early_pool(run: RunDir, runner: Runner, n: int, potential: str):
     return decode_stage.LocalPool(min(runner.workers or default_workers(), remaining), potential)
 
 
-def _decode(run: RunDir, strings: list[str], runner: Runner, decode_kwargs: dict, pool=None) -> int:
+class _Scorer:
+    """Scores decoded crystals with the scoring potential in a background thread of the main process while the
+    workers decode the rest (the main process only waits then): the single points :func:`_assess` would otherwise
+    compute one after the other once decoding is over (0.2 s each for SevenNet-l3i5). The same process and thread
+    settings as the assessment, so the same numbers; a crystal it cannot score is left to the assessment."""
+
+    def __init__(self, background: ThreadPoolExecutor, potential: str, score_with: str | None, hull: bool):
+        from screening.assessment import prepare, resolve_potentials
+
+        self.background = background
+        self.score_with = resolve_potentials(potential, score_with)[1]  # None: the relaxing potential scores
+        self.futures: dict[int, object] = {}
+        self.prepared = background.submit(prepare, potential, score_with, hull=hull)
+
+    def submit(self, record: dict) -> None:
+        """Score the record's crystal in the background (decoded ``ok`` records with a structure only)."""
+        if self.score_with is not None and record.get("status") == "ok" and record.get("structure") is not None:
+            self.futures[record["index"]] = self.background.submit(self._score, record["structure"])
+
+    def _score(self, structure: dict) -> float | None:
+        from pymatgen.core import Structure
+
+        from periodicnet.structure import to_structure
+        from screening.formation import potential_energy
+        from slices.errors import SlicesError
+
+        try:  # the crystal as the assessment takes it (screening.assess: to_structure without the size check)
+            return potential_energy(to_structure(Structure.from_dict(structure), check=False), self.score_with)
+        except SlicesError:
+            return None  # the assessment tries again and notes why on the row
+
+    def scores(self) -> dict[int, float | None]:
+        """Wait for the background work; the scores by candidate index (re-raises a bug met there)."""
+        self.prepared.result()
+        return {index: future.result() for index, future in self.futures.items()}
+
+
+def _largest_first(task: tuple[int, str]) -> tuple[int, int]:
+    """Order of the decode tasks: the larger cells (the longer relaxations) first, so that the last tasks are short
+    and no worker idles long while another finishes (each candidate's result does not depend on the order)."""
+    import slices
+    from slices.errors import SlicesError
+
+    index, string = task
+    try:
+        atoms = len(slices.parse(string).species)
+    except SlicesError:
+        atoms = 0  # fails at once in the worker too
+    return -atoms, index
+
+
+@contextlib.contextmanager
+def _shut_down_on_exit(executor: ThreadPoolExecutor):
+    """Shut ``executor`` down on leaving, dropping the work not started yet (a failed run does not wait for it)."""
+    try:
+        yield executor
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _decode(run: RunDir, strings: list[str], runner: Runner, decode_kwargs: dict, pool=None,
+            scorer: _Scorer | None = None) -> int:
     """Decode every candidate not yet on disk (see :func:`_done`), on ``pool`` (local workers started earlier) if
-    given; returns how many were decoded now."""
+    given, handing each new record to ``scorer``; returns how many were decoded now."""
     from tqdm.auto import tqdm
 
     from pipeline import decode_stage
@@ -113,7 +174,7 @@ def _decode(run: RunDir, strings: list[str], runner: Runner, decode_kwargs: dict
     workers, client, scheduler, time_limit, progress = (runner.workers or default_workers(), runner.client,
                                                         runner.scheduler, runner.time_limit, runner.progress)
     done = _done(run, runner)
-    todo = [(i, s) for i, s in enumerate(strings) if i not in done]
+    todo = sorted(((i, s) for i, s in enumerate(strings) if i not in done), key=_largest_first)
     if not todo:
         if pool is not None:
             pool.stop()
@@ -123,6 +184,8 @@ def _decode(run: RunDir, strings: list[str], runner: Runner, decode_kwargs: dict
 
         def on_result(record: dict) -> None:
             run.add_decoded(record)
+            if scorer is not None:
+                scorer.submit(record)
             bar.update(1)
 
         if client is None and scheduler is None:
@@ -225,7 +288,7 @@ def _known_index(criteria: Criteria, progress: bool):
 
 
 def _assess(run: RunDir, rows: list[dict], structures: dict, criteria: Criteria, index, potential: str | None,
-            score_with: str | None, progress: bool) -> None:
+            score_with: str | None, progress: bool, scores: dict[int, float | None] | None = None) -> None:
     """Screen each row against the known materials (:func:`screening.assess` on the relaxed crystal), reading
     ``properties.jsonl`` for rows already assessed with the same settings.
 
@@ -241,7 +304,8 @@ def _assess(run: RunDir, rows: list[dict], structures: dict, criteria: Criteria,
     if todo:
         results = assess([structures[r["index"]] for r in todo], relax=False, potential=potential,
                          score_with=score_with or potential,
-                         energies=[r.get("energy_per_atom") for r in todo], index=index,
+                         energies=[r.get("energy_per_atom") for r in todo],
+                         scores=[(scores or {}).get(r["index"]) for r in todo], index=index,
                          novelty=index is not None, hull=criteria.known_materials, progress=progress)
         for r, result in zip(todo, results):
             values = result.as_dict()
@@ -297,7 +361,9 @@ def generate(sampling: Sampling = Sampling(), criteria: Criteria = Criteria(), *
         run.check_settings(settings)
         timings: dict[str, float] = {}
 
-        with _early_pool(run, runner, sampling.n, potential) as pool, ThreadPoolExecutor(1) as background:
+        background = ThreadPoolExecutor(1, thread_name_prefix="slices-assess-prepare")
+        with _early_pool(run, runner, sampling.n, potential) as pool, \
+                _shut_down_on_exit(background):
             t0 = time.perf_counter()
             stored = run.load_samples()
             if stored is None:
@@ -306,27 +372,27 @@ def generate(sampling: Sampling = Sampling(), criteria: Criteria = Criteria(), *
             strings = stored
             timings["sample"] = time.perf_counter() - t0
 
-            # while the workers decode, the main process loads what the assessment needs
-            from screening.assessment import prepare
-
-            prepared = background.submit(prepare, potential, score_with, hull=criteria.known_materials)
+            # while the workers decode, the main process loads what the assessment needs and scores
+            scorer = _Scorer(background, potential, score_with, criteria.known_materials)
             t0 = time.perf_counter()
-            decoded_now = _decode(run, strings, runner, decode_kwargs, pool)
+            decoded_now = _decode(run, strings, runner, decode_kwargs, pool, scorer)
             timings["decode"] = time.perf_counter() - t0
-            prepared.result()
+            t0 = time.perf_counter()
+            scores = scorer.scores()
+            waited = time.perf_counter() - t0  # the scoring not done during the decode: part of the assessment
 
         rows, structures = _assemble(run, strings, criteria.require_topology)
         t0 = time.perf_counter()
         unique = _deduplicate(rows, structures, progress)
         timings["deduplicate"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        _assess(run, unique, structures, criteria, index, potential, score_with, progress)
+        _assess(run, unique, structures, criteria, index, potential, score_with, progress, scores)
         for r in unique:
             if r.get("novelty") == "known":
                 r["status"], r["message"] = "known", f"matches known crystal {r['known_id']} ({r['matched_by']})"
             elif failed := screen(r, criteria):
                 r["status"], r["message"] = failed
-        timings["assess"] = time.perf_counter() - t0
+        timings["assess"] = time.perf_counter() - t0 + waited
 
         report.write_cifs(run, rows, structures)
         report.write_table(run, rows)
