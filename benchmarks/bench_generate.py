@@ -127,7 +127,59 @@ def run_tree(tree: Path, n: int, args, folder: Path) -> dict:
     summary = json.loads((folder / "summary.json").read_text())
     return {"wall_s": wall, "cpu_s": (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime),
             "candidates_per_hour": n / wall * 3600.0, "stage_s": summary.get("timings_s"),
+            "main_cpu_s": summary.get("main_cpu_s"), "decode_cpu": decode_cpu(folder),
             "status_counts": summary.get("status_counts"), "loadavg_before": load_before, "loadavg_after": loadavg()}
+
+
+def decode_cpu(folder: Path) -> dict | None:
+    """The workers' CPU seconds over the candidates of a run (the decode records' ``cpu_seconds``, which older code
+    does not write), split between placement and the potential's relaxation by their wall-clock shares."""
+    records = [json.loads(line) for line in (folder / "decoded.jsonl").read_text().splitlines() if line.strip()]
+    if not records or any(r.get("cpu_seconds") is None for r in records):
+        return None
+    parts = {"placement": 0.0, "potential": 0.0, "rest (parse, canonical form, checks, topology)": 0.0}
+    for r in records:
+        times = r.get("stage_times") or {}
+        elapsed = max(r.get("elapsed") or 0.0, 1e-9)
+        for stage in ("placement", "potential"):
+            parts[stage] += r["cpu_seconds"] * min(1.0, times.get(stage, 0.0) / elapsed)
+        parts["rest (parse, canonical form, checks, topology)"] += r["cpu_seconds"] * max(
+            0.0, 1.0 - sum(times.get(s, 0.0) for s in ("placement", "potential")) / elapsed)
+    return {"candidates": len(records), "total_s": sum(r["cpu_seconds"] for r in records),
+            "median_per_candidate_s": statistics.median(r["cpu_seconds"] for r in records), "by_stage_s": parts}
+
+
+WORKER_START = """
+from pipeline.decode_stage import decode_candidate
+from relax.potentials import get_potential, DEFAULT_POTENTIAL
+import slices.decode, screening.checks
+get_potential(DEFAULT_POTENTIAL).calculator()
+"""
+
+
+def worker_start_cpu(tree: Path) -> float:
+    """CPU seconds a fresh decode worker of ``tree`` spends before its first candidate (imports, the potential)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([sys.executable, "-c", WORKER_START], env={**os.environ, "PYTHONPATH": str(tree)}, cwd=tree,
+                   check=True, capture_output=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
+
+
+def cpu_table(run: dict, worker_start: float, workers: int, n: int) -> dict:
+    """Where the CPU of one run (this tree's) goes, per candidate: the main process per stage, the workers' start
+    and their per-candidate work; the remainder is the report (plots, phase diagrams, HTML), pool bookkeeping and
+    worker starts beyond the first ones."""
+    main = dict(run["main_cpu_s"] or {})
+    rows = {f"main: {k}": v for k, v in main.items()}
+    rows["workers: start (imports, potential)"] = worker_start * workers
+    for stage, value in (run["decode_cpu"] or {}).get("by_stage_s", {}).items():
+        rows[f"workers: {stage}"] = value
+    rows["main: report (plots, phase diagrams, HTML) and the rest"] = run["cpu_s"] - sum(rows.values())
+    return {"total_cpu_s": run["cpu_s"], "n": n,
+            "per_candidate_s": {k: v / n for k, v in rows.items()}, "total_s": rows}
 
 
 def compare_tables(before: Path, after: Path) -> dict:
@@ -172,8 +224,10 @@ def side_by_side(args) -> dict:
             rounds.append(row)
     median = {label: {m: statistics.median(r[label][m] for r in rounds) for m in ("wall_s", "cpu_s")}
               for label in ("before", "after")}
+    starts = {label: worker_start_cpu(trees[label]) for label in ("before", "after")}
+    where = cpu_table(rounds[-1]["after"], starts["after"], args.workers, args.n)
     return {"n": args.n, "seed": args.seed, "workers": args.workers, "before_tree": str(args.before),
-            "rounds": rounds, "median": median,
+            "rounds": rounds, "median": median, "worker_start_cpu_s": starts, "where_the_cpu_goes": where,
             "speedup_wall": median["before"]["wall_s"] / median["after"]["wall_s"],
             "speedup_cpu": median["before"]["cpu_s"] / median["after"]["cpu_s"]}
 
@@ -205,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{label:<8} {m['wall_s']:>8.1f} {m['cpu_s']:>8.1f} {args.n / m['wall_s'] * 3600:>7.0f}")
         print(f"speed-up: wall {result['speedup_wall']:.2f}x, CPU {result['speedup_cpu']:.2f}x; "
               f"load {start_load} -> {loadavg()}")
+        print(f"\nwhere the CPU of this tree's last run goes ({result['where_the_cpu_goes']['total_cpu_s']:.0f} s):")
+        for part, value in result["where_the_cpu_goes"]["per_candidate_s"].items():
+            print(f"  {part:<58} {value:6.3f} s per candidate")
         record = {
             "benchmark": "bench_generate",
             "command": "python benchmarks/bench_generate.py " + " ".join(argv if argv is not None else sys.argv[1:]),

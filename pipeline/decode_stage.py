@@ -60,7 +60,7 @@ def decode_candidate(index: int, string: str, decode_kwargs: dict | None = None)
     from screening import checks
 
     _limit_threads()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     record: dict = {"index": index, "string": string}
     try:
         record["canonical"] = slices.canonical(string)
@@ -90,6 +90,7 @@ def decode_candidate(index: int, string: str, decode_kwargs: dict | None = None)
             structure=structure.as_dict(),
         )
     record["elapsed"] = time.perf_counter() - start
+    record["cpu_seconds"] = time.process_time() - cpu_start  # this worker's CPU for the candidate
     return record
 
 

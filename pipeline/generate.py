@@ -140,6 +140,22 @@ class _Scorer:
         return {index: future.result() for index, future in self.futures.items()}
 
 
+class _StageCpu:
+    """CPU seconds of the main process (all its threads) per stage: ``start`` is what it spent before the run
+    (interpreter, imports, the known-materials index), each :meth:`mark` what it spent since the last one; with the
+    decode records' ``cpu_seconds`` (the workers' CPU per candidate) it says where a run's CPU goes
+    (``benchmarks/bench_generate.py``)."""
+
+    def __init__(self):
+        self.last = time.process_time()
+        self.seconds: dict[str, float] = {"start": self.last}
+
+    def mark(self, stage: str) -> None:
+        now = time.process_time()
+        self.seconds[stage] = now - self.last
+        self.last = now
+
+
 def _largest_first(task: tuple[int, str]) -> tuple[int, int]:
     """Order of the decode tasks: the larger cells (the longer relaxations) first, so that the last tasks are short
     and no worker idles long while another finishes (each candidate's result does not depend on the order)."""
@@ -360,6 +376,7 @@ def generate(sampling: Sampling = Sampling(), criteria: Criteria = Criteria(), *
     with RunDir(out) as run:  # holds the folder's lock until the run is written
         run.check_settings(settings)
         timings: dict[str, float] = {}
+        cpu = _StageCpu()
 
         background = ThreadPoolExecutor(1, thread_name_prefix="slices-assess-prepare")
         with _early_pool(run, runner, sampling.n, potential) as pool, \
@@ -371,12 +388,14 @@ def generate(sampling: Sampling = Sampling(), criteria: Criteria = Criteria(), *
                 run.save_samples(stored)
             strings = stored
             timings["sample"] = time.perf_counter() - t0
+            cpu.mark("sample")
 
             # while the workers decode, the main process loads what the assessment needs and scores
             scorer = _Scorer(background, potential, score_with, criteria.known_materials)
             t0 = time.perf_counter()
             decoded_now = _decode(run, strings, runner, decode_kwargs, pool, scorer)
             timings["decode"] = time.perf_counter() - t0
+            cpu.mark("decode")
             t0 = time.perf_counter()
             scores = scorer.scores()
             waited = time.perf_counter() - t0  # the scoring not done during the decode: part of the assessment
@@ -385,6 +404,7 @@ def generate(sampling: Sampling = Sampling(), criteria: Criteria = Criteria(), *
         t0 = time.perf_counter()
         unique = _deduplicate(rows, structures, progress)
         timings["deduplicate"] = time.perf_counter() - t0
+        cpu.mark("deduplicate")
         t0 = time.perf_counter()
         _assess(run, unique, structures, criteria, index, potential, score_with, progress, scores)
         for r in unique:
@@ -393,10 +413,13 @@ def generate(sampling: Sampling = Sampling(), criteria: Criteria = Criteria(), *
             elif failed := screen(r, criteria):
                 r["status"], r["message"] = failed
         timings["assess"] = time.perf_counter() - t0 + waited
+        cpu.mark("assess")
 
         report.write_cifs(run, rows, structures)
         report.write_table(run, rows)
+        cpu.mark("write")
         summary = report.summarise(rows, timings)
         summary["decoded_now"] = decoded_now
+        summary["main_cpu_s"] = cpu.seconds
         report.write_report(run, rows, summary, settings, criteria)
         return GenerateResult(out=run.root, rows=rows, summary=summary, decoded_now=decoded_now, timings=timings)
