@@ -91,13 +91,12 @@ def _done(run: RunDir, runner: Runner) -> dict[int, dict]:
     return done
 
 
-def _early_pool(run: RunDir, runner: Runner, n: int, potential: str):
+def _early_pool(runner: Runner, remaining: int, potential: str):
     """The local decode workers, started before sampling so that they load while the strings are sampled (a
     :class:`pipeline.decode_stage.LocalPool`); a no-op context with Dask or when nothing is left to decode."""
 
     from pipeline import decode_stage
 
-    remaining = n - len(_done(run, runner))
     if runner.client is not None or runner.scheduler is not None or remaining <= 0:
         return contextlib.nullcontext()
     return decode_stage.LocalPool(min(runner.workers or default_workers(), remaining), potential)
@@ -109,13 +108,15 @@ class _Scorer:
     compute one after the other once decoding is over (0.2 s each for SevenNet-l3i5). The same process and thread
     settings as the assessment, so the same numbers; a crystal it cannot score is left to the assessment."""
 
-    def __init__(self, background: ThreadPoolExecutor, potential: str, score_with: str | None, hull: bool):
+    def __init__(self, background: ThreadPoolExecutor, potential: str, score_with: str | None, hull: bool,
+                 active: bool = True):
         from screening.assessment import prepare, resolve_potentials
 
         self.background = background
-        self.score_with = resolve_potentials(potential, score_with)[1]  # None: the relaxing potential scores
+        # None: the relaxing potential scores, or nothing to decode (a resumed run loads in the assessment, if needed)
+        self.score_with = resolve_potentials(potential, score_with)[1] if active else None
         self.futures: dict[int, object] = {}
-        self.prepared = background.submit(prepare, potential, score_with, hull=hull)
+        self.prepared = background.submit(prepare, potential, score_with, hull=hull) if active else None
 
     def submit(self, record: dict) -> None:
         """Score the record's crystal in the background (decoded ``ok`` records with a structure only)."""
@@ -136,7 +137,8 @@ class _Scorer:
 
     def scores(self) -> dict[int, float | None]:
         """Wait for the background work; the scores by candidate index (re-raises a bug met there)."""
-        self.prepared.result()
+        if self.prepared is not None:
+            self.prepared.result()
         return {index: future.result() for index, future in self.futures.items()}
 
 
@@ -379,8 +381,8 @@ def generate(sampling: Sampling = Sampling(), criteria: Criteria = Criteria(), *
         cpu = _StageCpu()
 
         background = ThreadPoolExecutor(1, thread_name_prefix="slices-assess-prepare")
-        with _early_pool(run, runner, sampling.n, potential) as pool, \
-                _shut_down_on_exit(background):
+        remaining = sampling.n - len(_done(run, runner))  # candidates left to decode
+        with _early_pool(runner, remaining, potential) as pool, _shut_down_on_exit(background):
             t0 = time.perf_counter()
             stored = run.load_samples()
             if stored is None:
@@ -391,7 +393,7 @@ def generate(sampling: Sampling = Sampling(), criteria: Criteria = Criteria(), *
             cpu.mark("sample")
 
             # while the workers decode, the main process loads what the assessment needs and scores
-            scorer = _Scorer(background, potential, score_with, criteria.known_materials)
+            scorer = _Scorer(background, potential, score_with, criteria.known_materials, active=remaining > 0)
             t0 = time.perf_counter()
             decoded_now = _decode(run, strings, runner, decode_kwargs, pool, scorer)
             timings["decode"] = time.perf_counter() - t0
