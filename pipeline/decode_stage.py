@@ -60,7 +60,7 @@ def decode_candidate(index: int, string: str, decode_kwargs: dict | None = None)
     from screening import checks
 
     _limit_threads()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     record: dict = {"index": index, "string": string}
     try:
         record["canonical"] = slices.canonical(string)
@@ -90,12 +90,62 @@ def decode_candidate(index: int, string: str, decode_kwargs: dict | None = None)
             structure=structure.as_dict(),
         )
     record["elapsed"] = time.perf_counter() - start
+    record["cpu_seconds"] = time.process_time() - cpu_start  # this worker's CPU for the candidate
     return record
 
 
-def _init_worker() -> None:
+def _init_worker(potential: str | None = None) -> None:
+    """Start a worker: one compute thread, then the imports and the potential its tasks need, loaded now so that a
+    worker started early (:class:`LocalPool`) is ready when its first task arrives."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = "1"
+    if potential is None:
+        return
+    _limit_threads()
+    import slices.decode  # noqa: F401  (the decoder and the reconstruction behind it)
+    from relax.potentials import get_potential
+
+    from screening import checks  # noqa: F401
+
+    try:
+        get_potential(potential).calculator()
+    except Exception:  # noqa: BLE001 - only a head start: the task loads it again and reports what is wrong
+        pass
+
+
+def _ready() -> None:
+    """A task that does nothing: scheduling it starts the pool's workers."""
+
+
+class LocalPool:
+    """The local worker processes of the decode stage (pebble, spawned), started when it is made: each imports the
+    decoder and loads ``potential`` while the caller goes on (sampling, loading the known materials), instead of
+    after the candidates are handed over (about 10 s per worker). A context manager; :func:`run_local` uses and
+    closes it."""
+
+    def __init__(self, workers: int, potential: str | None = None):
+        import multiprocessing
+
+        from pebble import ProcessPool
+
+        self.workers = workers
+        self.finished = False  # closed or stopped: nothing left to clean up
+        self.pool = ProcessPool(max_workers=workers, initializer=_init_worker, initargs=(potential,),
+                                context=multiprocessing.get_context("spawn"))
+        self.pool.schedule(_ready)
+
+    def stop(self) -> None:
+        """Kill the workers (an interrupted or failed run, or no work for them) and wait for them."""
+        self.finished = True
+        self.pool.stop()
+        self.pool.join()
+
+    def __enter__(self) -> LocalPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if not self.finished:
+            self.stop()
 
 
 def run_local(
@@ -106,29 +156,29 @@ def run_local(
     decode_kwargs: dict,
     hard_timeout: float,
     fn: Callable[..., dict] | None = None,
+    pool: LocalPool | None = None,
 ) -> None:
     """Decode ``tasks`` on a pool of ``workers`` processes (pebble), calling ``on_result`` as each finishes.
 
     ``fn(index, string, decode_kwargs)`` does one task (default :func:`decode_candidate`); it must be importable
-    by the worker processes.
+    by the worker processes. ``pool``: workers started earlier (:class:`LocalPool`), used instead of new ones and
+    closed at the end.
 
     A task still running after ``hard_timeout`` seconds is killed (its worker is replaced) and recorded as
     ``timeout``; a worker that dies (segfault, out of memory) is recorded as ``worker_crashed``.
     """
-    import multiprocessing
     from concurrent.futures.process import BrokenProcessPool
 
-    from pebble import ProcessExpired, ProcessPool
+    from pebble import ProcessExpired
 
     fn = fn or decode_candidate
     tasks = list(tasks)
     if not tasks:
+        if pool is not None:
+            pool.stop()
         return
-    pool = ProcessPool(
-        max_workers=min(workers, len(tasks)),
-        initializer=_init_worker,
-        context=multiprocessing.get_context("spawn"),
-    )
+    local = pool or LocalPool(min(workers, len(tasks)), decode_kwargs.get("potential"))
+    pool = local.pool
     try:
         futures = {
             pool.schedule(fn, args=(i, s, decode_kwargs), timeout=hard_timeout): (i, s) for i, s in tasks
@@ -150,6 +200,7 @@ def run_local(
         pool.stop()  # interrupted: kill the workers; finished records are already on disk
         raise
     finally:
+        local.finished = True
         pool.join()
 
 

@@ -7,9 +7,11 @@ again with the same ``out`` resumes where the last call stopped and redoes nothi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,31 +82,133 @@ def _sample(sampling: Sampling, progress: bool) -> list[str]:
     return list(strings)
 
 
-def _decode(run: RunDir, strings: list[str], runner: Runner, decode_kwargs: dict) -> int:
-    """Decode every candidate not yet on disk (and, with ``retry_failed``, those whose worker was killed or crashed:
-    :data:`RETRIED_STATUSES`); returns how many were decoded now."""
+def _done(run: RunDir, runner: Runner) -> dict[int, dict]:
+    """The decode records on disk that count as done (with ``retry_failed``, not those of a killed or crashed
+    worker: :data:`RETRIED_STATUSES`)."""
+    done = run.decoded()
+    if runner.retry_failed:
+        done = {i: r for i, r in done.items() if r.get("status") not in RETRIED_STATUSES}
+    return done
+
+
+def _early_pool(runner: Runner, remaining: int, potential: str):
+    """The local decode workers, started before sampling so that they load while the strings are sampled (a
+    :class:`pipeline.decode_stage.LocalPool`); a no-op context with Dask or when nothing is left to decode."""
+
+    from pipeline import decode_stage
+
+    if runner.client is not None or runner.scheduler is not None or remaining <= 0:
+        return contextlib.nullcontext()
+    return decode_stage.LocalPool(min(runner.workers or default_workers(), remaining), potential)
+
+
+class _Scorer:
+    """Scores decoded crystals with the scoring potential in a background thread of the main process while the
+    workers decode the rest (the main process only waits then): the single points :func:`_assess` would otherwise
+    compute one after the other once decoding is over (0.2 s each for SevenNet-l3i5). The same process and thread
+    settings as the assessment, so the same numbers; a crystal it cannot score is left to the assessment."""
+
+    def __init__(self, background: ThreadPoolExecutor, potential: str, score_with: str | None, hull: bool,
+                 active: bool = True):
+        from screening.assessment import prepare, resolve_potentials
+
+        self.background = background
+        # None: the relaxing potential scores, or nothing to decode (a resumed run loads in the assessment, if needed)
+        self.score_with = resolve_potentials(potential, score_with)[1] if active else None
+        self.futures: dict[int, object] = {}
+        self.prepared = background.submit(prepare, potential, score_with, hull=hull) if active else None
+
+    def submit(self, record: dict) -> None:
+        """Score the record's crystal in the background (decoded ``ok`` records with a structure only)."""
+        if self.score_with is not None and record.get("status") == "ok" and record.get("structure") is not None:
+            self.futures[record["index"]] = self.background.submit(self._score, record["structure"])
+
+    def _score(self, structure: dict) -> float | None:
+        from pymatgen.core import Structure
+
+        from periodicnet.structure import to_structure
+        from screening.formation import potential_energy
+        from slices.errors import SlicesError
+
+        try:  # the crystal as the assessment takes it (screening.assess: to_structure without the size check)
+            return potential_energy(to_structure(Structure.from_dict(structure), check=False), self.score_with)
+        except SlicesError:
+            return None  # the assessment tries again and notes why on the row
+
+    def scores(self) -> dict[int, float | None]:
+        """Wait for the background work; the scores by candidate index (re-raises a bug met there)."""
+        if self.prepared is not None:
+            self.prepared.result()
+        return {index: future.result() for index, future in self.futures.items()}
+
+
+class _StageCpu:
+    """CPU seconds of the main process (all its threads) per stage: ``start`` is what it spent before the run
+    (interpreter, imports, the known-materials index), each :meth:`mark` what it spent since the last one; with the
+    decode records' ``cpu_seconds`` (the workers' CPU per candidate) it says where a run's CPU goes
+    (``benchmarks/bench_generate.py``)."""
+
+    def __init__(self):
+        self.last = time.process_time()
+        self.seconds: dict[str, float] = {"start": self.last}
+
+    def mark(self, stage: str) -> None:
+        now = time.process_time()
+        self.seconds[stage] = now - self.last
+        self.last = now
+
+
+def _largest_first(task: tuple[int, str]) -> tuple[int, int]:
+    """Order of the decode tasks: the larger cells (the longer relaxations) first, so that the last tasks are short
+    and no worker idles long while another finishes (each candidate's result does not depend on the order)."""
+    import slices
+    from slices.errors import SlicesError
+
+    index, string = task
+    try:
+        atoms = len(slices.parse(string).species)
+    except SlicesError:
+        atoms = 0  # fails at once in the worker too
+    return -atoms, index
+
+
+@contextlib.contextmanager
+def _shut_down_on_exit(executor: ThreadPoolExecutor):
+    """Shut ``executor`` down on leaving, dropping the work not started yet (a failed run does not wait for it)."""
+    try:
+        yield executor
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _decode(run: RunDir, strings: list[str], runner: Runner, decode_kwargs: dict, pool=None,
+            scorer: _Scorer | None = None) -> int:
+    """Decode every candidate not yet on disk (see :func:`_done`), on ``pool`` (local workers started earlier) if
+    given, handing each new record to ``scorer``; returns how many were decoded now."""
     from tqdm.auto import tqdm
 
     from pipeline import decode_stage
 
     workers, client, scheduler, time_limit, progress = (runner.workers or default_workers(), runner.client,
                                                         runner.scheduler, runner.time_limit, runner.progress)
-    done = run.decoded()
-    if runner.retry_failed:
-        done = {i: r for i, r in done.items() if r.get("status") not in RETRIED_STATUSES}
-    todo = [(i, s) for i, s in enumerate(strings) if i not in done]
+    done = _done(run, runner)
+    todo = sorted(((i, s) for i, s in enumerate(strings) if i not in done), key=_largest_first)
     if not todo:
+        if pool is not None:
+            pool.stop()
         return 0
     with tqdm(total=len(strings), initial=len(strings) - len(todo), desc="decode", unit="cand", disable=not progress,
               file=sys.stderr) as bar:
 
         def on_result(record: dict) -> None:
             run.add_decoded(record)
+            if scorer is not None:
+                scorer.submit(record)
             bar.update(1)
 
         if client is None and scheduler is None:
             decode_stage.run_local(todo, on_result, workers=workers, decode_kwargs=decode_kwargs,
-                                   hard_timeout=hard_timeout(time_limit))
+                                   hard_timeout=hard_timeout(time_limit), pool=pool)
         else:
             own_client = None
             if client is None:
@@ -202,7 +306,7 @@ def _known_index(criteria: Criteria, progress: bool):
 
 
 def _assess(run: RunDir, rows: list[dict], structures: dict, criteria: Criteria, index, potential: str | None,
-            score_with: str | None, progress: bool) -> None:
+            score_with: str | None, progress: bool, scores: dict[int, float | None] | None = None) -> None:
     """Screen each row against the known materials (:func:`screening.assess` on the relaxed crystal), reading
     ``properties.jsonl`` for rows already assessed with the same settings.
 
@@ -218,7 +322,8 @@ def _assess(run: RunDir, rows: list[dict], structures: dict, criteria: Criteria,
     if todo:
         results = assess([structures[r["index"]] for r in todo], relax=False, potential=potential,
                          score_with=score_with or potential,
-                         energies=[r.get("energy_per_atom") for r in todo], index=index,
+                         energies=[r.get("energy_per_atom") for r in todo],
+                         scores=[(scores or {}).get(r["index"]) for r in todo], index=index,
                          novelty=index is not None, hull=criteria.known_materials, progress=progress)
         for r, result in zip(todo, results):
             values = result.as_dict()
@@ -273,35 +378,50 @@ def generate(sampling: Sampling = Sampling(), criteria: Criteria = Criteria(), *
     with RunDir(out) as run:  # holds the folder's lock until the run is written
         run.check_settings(settings)
         timings: dict[str, float] = {}
+        cpu = _StageCpu()
 
-        t0 = time.perf_counter()
-        stored = run.load_samples()
-        if stored is None:
-            stored = list(sampling.strings) if sampling.strings is not None else _sample(sampling, progress)
-            run.save_samples(stored)
-        strings = stored
-        timings["sample"] = time.perf_counter() - t0
+        background = ThreadPoolExecutor(1, thread_name_prefix="slices-assess-prepare")
+        remaining = sampling.n - len(_done(run, runner))  # candidates left to decode
+        with _early_pool(runner, remaining, potential) as pool, _shut_down_on_exit(background):
+            t0 = time.perf_counter()
+            stored = run.load_samples()
+            if stored is None:
+                stored = list(sampling.strings) if sampling.strings is not None else _sample(sampling, progress)
+                run.save_samples(stored)
+            strings = stored
+            timings["sample"] = time.perf_counter() - t0
+            cpu.mark("sample")
 
-        t0 = time.perf_counter()
-        decoded_now = _decode(run, strings, runner, decode_kwargs)
-        timings["decode"] = time.perf_counter() - t0
+            # while the workers decode, the main process loads what the assessment needs and scores
+            scorer = _Scorer(background, potential, score_with, criteria.known_materials, active=remaining > 0)
+            t0 = time.perf_counter()
+            decoded_now = _decode(run, strings, runner, decode_kwargs, pool, scorer)
+            timings["decode"] = time.perf_counter() - t0
+            cpu.mark("decode")
+            t0 = time.perf_counter()
+            scores = scorer.scores()
+            waited = time.perf_counter() - t0  # the scoring not done during the decode: part of the assessment
 
         rows, structures = _assemble(run, strings, criteria.require_topology)
         t0 = time.perf_counter()
         unique = _deduplicate(rows, structures, progress)
         timings["deduplicate"] = time.perf_counter() - t0
+        cpu.mark("deduplicate")
         t0 = time.perf_counter()
-        _assess(run, unique, structures, criteria, index, potential, score_with, progress)
+        _assess(run, unique, structures, criteria, index, potential, score_with, progress, scores)
         for r in unique:
             if r.get("novelty") == "known":
                 r["status"], r["message"] = "known", f"matches known crystal {r['known_id']} ({r['matched_by']})"
             elif failed := screen(r, criteria):
                 r["status"], r["message"] = failed
-        timings["assess"] = time.perf_counter() - t0
+        timings["assess"] = time.perf_counter() - t0 + waited
+        cpu.mark("assess")
 
         report.write_cifs(run, rows, structures)
         report.write_table(run, rows)
+        cpu.mark("write")
         summary = report.summarise(rows, timings)
         summary["decoded_now"] = decoded_now
+        summary["main_cpu_s"] = cpu.seconds
         report.write_report(run, rows, summary, settings, criteria)
         return GenerateResult(out=run.root, rows=rows, summary=summary, decoded_now=decoded_now, timings=timings)

@@ -194,7 +194,9 @@ def _build(folder: Path):
 @functools.lru_cache(maxsize=8)
 def _load_cached(folder: str):
     from relax.matgl_fix import apply_matgl_fix
+    from relax.matgl_import import import_matgl
 
+    import_matgl()  # before anything imports matgl: without its training stack (2.6 s per process)
     apply_matgl_fix()
     _allow_normalizer()
     try:

@@ -140,11 +140,16 @@ class MatglPotential(CalculatorPotential):
                                           f"potential")
         self.model = pot
         self.device = device
-        name = os.path.basename(str(model).rstrip("/"))
+        name = self.stable_name(model)
         if frame is None:  # MP-trained matgl potentials say so in their name; MatPES ones are another functional
             frame = "mp_raw" if "-MP-" in name else "own"
         super().__init__(self._make_calculator, name=name, frame=frame,
                          elements=list(pot.model.element_types))
+
+    @staticmethod
+    def stable_name(model: str | os.PathLike) -> str:
+        """The name a matgl potential of this model folder or name has (without loading it)."""
+        return os.path.basename(str(model).rstrip("/"))
 
     def _make_calculator(self):
         from matgl.ext.ase import PESCalculator
@@ -161,7 +166,12 @@ class SevenNetPotential(CalculatorPotential):
 
     def __init__(self, model: str | os.PathLike = "7net-0", device: str = "cpu", frame: str = "mp_raw"):
         self.model_name, self.device = str(model), device
-        super().__init__(self._make_calculator, name=f"SevenNet:{Path(str(model)).name}", frame=frame)
+        super().__init__(self._make_calculator, name=self.stable_name(model), frame=frame)
+
+    @staticmethod
+    def stable_name(model: str | os.PathLike) -> str:
+        """The name a SevenNet potential of this model name or checkpoint has (without loading it)."""
+        return f"SevenNet:{Path(str(model)).name}"
 
     def _make_calculator(self):
         try:
@@ -215,13 +225,14 @@ class SevenNetPotential(CalculatorPotential):
 
 M3GNET = "M3GNet-MP-2021.2.8-PES"
 
-REGISTRY: dict[str, Callable[[str], Potential]] = {
-    "m3gnet": lambda device: MatglPotential(M3GNET, device=device),
-    M3GNET: lambda device: MatglPotential(M3GNET, device=device),
-    "7net-0": lambda device: SevenNetPotential("7net-0", device=device),
-    "7net-l3i5": lambda device: SevenNetPotential("7net-l3i5", device=device),
+REGISTRY: dict[str, functools.partial] = {
+    "m3gnet": functools.partial(MatglPotential, M3GNET),
+    M3GNET: functools.partial(MatglPotential, M3GNET),
+    "7net-0": functools.partial(SevenNetPotential, "7net-0"),
+    "7net-l3i5": functools.partial(SevenNetPotential, "7net-l3i5"),
 }
-"""Potentials known by a short name (the full matgl name of M3GNet too, so that older runs resolve the same)."""
+"""Potentials known by a short name (the full matgl name of M3GNet too, so that older runs resolve the same): the
+potential's class bound to its model, called with ``device=``."""
 
 DEFAULT_POTENTIAL = M3GNET
 """The potential reconstruction relaxes with (chosen on evidence: docs/models.md, docs/reconstruction.md)."""
@@ -233,14 +244,17 @@ def potential_name(spec) -> str:
         return spec.name
     if isinstance(spec, (str, os.PathLike)):
         text = str(spec)
-        return get_potential(text).name if text in REGISTRY else os.path.basename(text.rstrip("/"))
+        if text in REGISTRY:  # from the class, without loading the model (7 s for M3GNet in a fresh process)
+            entry = REGISTRY[text]
+            return entry.func.stable_name(*entry.args)
+        return os.path.basename(text.rstrip("/"))
     return type(spec).__name__
 
 
 @functools.lru_cache(maxsize=8)
 def _named(spec: str, device: str) -> Potential:
     if spec in REGISTRY:
-        return REGISTRY[spec](device)
+        return REGISTRY[spec](device=device)
     if spec.endswith(".pth") or spec.lower().startswith("7net"):
         return SevenNetPotential(spec, device=device)
     return MatglPotential(spec, device=device)

@@ -118,8 +118,8 @@ def _unusable(structure: Structure) -> str | None:
     return None
 
 
-def _energies(items: list[Structure], results: list[Assessment], relax: bool, energies, potential, score_with,
-              progress: bool):
+def _energies(items: list[Structure], results: list[Assessment], relax: bool, energies, scores, potential,
+              score_with, progress: bool):
     """Relax (or take / compute the single-point energy of) each usable crystal; with ``score_with``, the energy
     is that potential's single point on the relaxed crystal."""
     from tqdm.auto import tqdm
@@ -155,6 +155,8 @@ def _energies(items: list[Structure], results: list[Assessment], relax: bool, en
                     result.energy_per_atom = formation.potential_energy(result.structure, score_with)
             elif energies is not None and energies[k] is not None and score_with is None:
                 result.energy_per_atom = float(energies[k])
+            elif scores is not None and scores[k] is not None and score_with is not None:
+                result.energy_per_atom = float(scores[k])
             else:
                 result.energy_per_atom = formation.potential_energy(structure, score_with or potential)
         except SlicesError as exc:
@@ -267,6 +269,57 @@ def _novelty_and_symmetry(results: list[Assessment], canonicals, novelty: bool, 
             result.novelty, result.known_id, result.matched_by = match.novelty, match.known_id, match.matched_by
 
 
+def resolve_potentials(potential, score_with) -> tuple:
+    """``(potential, score_with)`` with the defaults filled in; ``score_with`` None when it is the same potential."""
+    potential = DEFAULT_POTENTIAL if potential is None else potential
+    score_with = DEFAULT_SCORE_WITH if score_with is None else score_with
+    if score_with is potential or (isinstance(score_with, str) and isinstance(potential, str)
+                                   and potential_name(score_with) == potential_name(potential)):
+        score_with = None
+    return potential, score_with
+
+
+def prepare(potential=None, score_with=None, *, hull: bool = True, band_gap: bool = True) -> None:
+    """Load what :func:`assess` of relaxed crystals will need (the scoring potential, its elemental references, the
+    MP2020 scheme, the known hull, the band-gap models; each is kept per process), so that a caller can do it while
+    other work runs: ``slices generate`` does it in a thread during the decode stage, when the main process only
+    waits. Arguments as :func:`assess`'s. A failure is left for :func:`assess` to report per crystal."""
+    from slices.errors import SlicesError
+
+    potential, score_with = resolve_potentials(potential, score_with)
+    scorer = score_with or potential
+    steps = [lambda: _load_potential(scorer)]
+    if hull:
+        from screening.hull import known_hull
+
+        steps.append(known_hull)
+    if band_gap:
+        from screening.gap_model import load_gap_model
+        from screening.properties import BAND_GAP_MODEL
+
+        from relax.models import load_model
+
+        steps += [lambda: load_model(BAND_GAP_MODEL), load_gap_model]
+    for step in steps:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                step()
+        except SlicesError:
+            pass  # assess meets it again and notes it on each crystal
+
+
+def _load_potential(spec) -> None:
+    """The potential's calculator, elemental references and, in MP's raw frame, the MP2020 scheme."""
+    from relax.potentials import get_potential
+    from screening import formation
+
+    get_potential(spec).calculator()
+    formation.chemical_potentials(spec)
+    if get_potential(spec).frame == "mp_raw":
+        formation.compatibility()
+
+
 def assess(
     structures: Structure | object | Iterable[Structure | object],
     relax: bool = True,
@@ -275,6 +328,7 @@ def assess(
     potential=None,
     score_with=None,
     energies: Sequence[float | None] | None = None,
+    scores: Sequence[float | None] | None = None,
     canonicals: Sequence[str | None] | None = None,
     hull: bool = True,
     novelty: bool = True,
@@ -292,7 +346,8 @@ def assess(
     ``relax`` relaxes each crystal with the interatomic ``potential`` first; with ``relax=False`` the crystals are
     taken as relaxed and ``energies`` (the potential's energy per atom of each, if the caller has them) spare the
     single points. ``score_with`` names a second potential whose single point on the relaxed crystal gives the
-    energy (relax with a fast model, score with an accurate one); the given ``energies`` are then not used.
+    energy (relax with a fast model, score with an accurate one); the given ``energies`` are then not used, and
+    ``scores`` (its single points per atom on the crystals as given, where the caller has them) spare those.
     Potentials are named as :func:`relax.potentials.get_potential` accepts them (``"m3gnet"``, ``"7net-0"``, a
     matgl model, an ASE calculator, ...); None is :data:`DEFAULT_POTENTIAL` / :data:`DEFAULT_SCORE_WITH`. ``route`` is how the formation energy is obtained
     (:data:`screening.formation.ROUTES`). ``canonicals`` are the crystals' canonical SLICES strings if known (the
@@ -301,6 +356,8 @@ def assess(
     ``hull`` / ``novelty`` / ``band_gap`` False skip those parts.
     """
     items = _check(structures, relax, route, energies, canonicals)
+    if scores is not None and len(scores) != len(items):
+        raise ScreeningError(f"scores has {len(scores)} items for {len(items)} structures")
     results = []
     for structure in items:
         result = Assessment(formula=structure.composition.reduced_formula if len(structure) else "",
@@ -309,13 +366,9 @@ def assess(
         if problem:
             result.reason = f"unusable: {problem}"
         results.append(result)
-    potential = DEFAULT_POTENTIAL if potential is None else potential
-    score_with = DEFAULT_SCORE_WITH if score_with is None else score_with
-    if score_with is potential or (isinstance(score_with, str) and isinstance(potential, str)
-                                   and potential_name(score_with) == potential_name(potential)):
-        score_with = None
+    potential, score_with = resolve_potentials(potential, score_with)
     if route in ("potential", "mean") or relax:
-        _energies(items, results, relax, energies, potential, score_with, progress)
+        _energies(items, results, relax, energies, scores, potential, score_with, progress)
     _formation_energies(results, route, score_with or potential)
     if hull:
         _hull(results)

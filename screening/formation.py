@@ -194,7 +194,8 @@ def elemental_references(potential=None, progress: bool = True, beyond_mp: bool 
 
 
 @functools.lru_cache(maxsize=1)
-def _compatibility():
+def compatibility():
+    """pymatgen's MP2020 correction scheme (loaded once per process)."""
     from pymatgen.entries.compatibility import MaterialsProject2020Compatibility
 
     return MaterialsProject2020Compatibility(check_potcar=False)
@@ -208,7 +209,7 @@ def mp2020_correction_per_atom(structure: Structure, energy_per_atom: float) -> 
     """
     from pymatgen.entries.computed_entries import ComputedStructureEntry
 
-    compat = _compatibility()
+    compat = compatibility()
     symbols = {el.symbol for el in structure.composition.elements}
     hubbards: dict[str, float] = {}
     for anion, values in compat.u_settings.items():

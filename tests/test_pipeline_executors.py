@@ -37,3 +37,29 @@ def test_worker_processes_are_not_the_parent():
     run_local([(0, "a"), (1, "b")], records.append, workers=2, decode_kwargs={}, hard_timeout=30.0, fn=_task)
     assert {r["status"] for r in records} == {"ok"}
     assert os.getpid() not in {r["pid"] for r in records}
+
+
+def _pid_task(index: int, string: str, decode_kwargs: dict) -> dict:
+    return {"index": index, "string": string, "status": "ok", "pid": os.getpid()}
+
+
+def test_a_pool_started_early_runs_the_tasks_and_is_closed():
+    from pipeline.decode_stage import LocalPool
+
+    records = []
+    with LocalPool(2) as pool:  # workers start now (as generate starts them before sampling)
+        run_local([(0, "a"), (1, "b"), (2, "c")], records.append, workers=2, decode_kwargs={}, hard_timeout=30.0,
+                  fn=_pid_task, pool=pool)
+        assert pool.finished
+    assert sorted(r["index"] for r in records) == [0, 1, 2]
+    assert os.getpid() not in {r["pid"] for r in records}
+
+
+def test_an_early_pool_left_unused_is_stopped():
+    from pipeline.decode_stage import LocalPool
+
+    with LocalPool(1) as pool:
+        processes = list(pool.pool._pool_manager.worker_manager.workers.values())
+        assert processes and all(p.is_alive() for p in processes)
+    assert pool.finished
+    assert not any(p.is_alive() for p in processes)

@@ -105,3 +105,11 @@ def test_gap_target_is_checked_against_the_chosen_predictor():
     assert screen(row, Criteria(band_gap=2.0)) is None
     assert screen(row, Criteria(band_gap=2.0, gap_predictor="megnet"))[0] == "off_target_band_gap"
     assert screen({"band_gap": 2.0}, Criteria(band_gap=2.0))[0] == "no_prediction"
+
+
+def test_decode_tasks_go_largest_cell_first_and_unparsable_last():
+    from pipeline.generate import _largest_first
+
+    tasks = [(0, "Na Cl 0 1 ooo 0 1 +oo 0 1 o+o 0 1 oo+"), (1, "not a string"),
+             (2, "Na Na Cl Cl 0 2 ooo 0 3 ooo 1 2 ooo 1 3 ooo 0 2 +oo 1 3 o+o"), (3, "Na Cl 0 1 ooo")]
+    assert [i for i, _ in sorted(tasks, key=_largest_first)] == [2, 0, 3, 1]

@@ -72,3 +72,14 @@ def test_runner_refuses_a_potential_that_is_not_a_name(field):
 
     with pytest.raises(ArgumentError, match=field):
         Runner(**{field: 3})
+
+
+def test_a_registered_potential_is_named_without_loading_it():
+    from relax.potentials import M3GNET, _named, potential_name
+
+    loaded = _named.cache_info().currsize
+    assert potential_name("m3gnet") == M3GNET
+    assert potential_name(M3GNET) == M3GNET
+    assert potential_name("7net-0") == "SevenNet:7net-0"
+    assert potential_name("7net-l3i5") == "SevenNet:7net-l3i5"
+    assert _named.cache_info().currsize == loaded

@@ -47,6 +47,26 @@ def test_assess_relaxes_with_one_potential_and_scores_with_another():
     assert abs(scored.e_above_hull) < 0.05 and abs(alone.e_above_hull) < 0.05
 
 
+def test_given_scores_spare_the_scoring_single_points():
+    """``scores`` (the scoring potential's single points, as ``slices generate`` computes them during decoding) are
+    taken as the energies; without them the same single points are computed, to the same numbers."""
+    from screening import assess
+    from screening.errors import ScreeningError
+
+    crystal = rocksalt("Mg", "O", 4.26).get_primitive_structure()
+    options = dict(relax=False, potential="m3gnet", score_with="7net-0", novelty=False, band_gap=False)
+    computed = assess([crystal], **options)[0]
+    same = assess([crystal], scores=[computed.energy_per_atom], **options)[0]
+    shifted = assess([crystal], scores=[computed.energy_per_atom + 0.1], **options)[0]
+    missing = assess([crystal], scores=[None], **options)[0]
+    assert same.energy_per_atom == computed.energy_per_atom and same.e_above_hull == computed.e_above_hull
+    assert missing.energy_per_atom == computed.energy_per_atom
+    assert shifted.energy_per_atom == pytest.approx(computed.energy_per_atom + 0.1, abs=1e-12)
+    assert shifted.formation_energy_per_atom == pytest.approx(computed.formation_energy_per_atom + 0.1, abs=1e-9)
+    with pytest.raises(ScreeningError, match="scores has 2 items"):
+        assess([crystal], scores=[0.0, 0.0], **options)
+
+
 def _binaries(n: int):
     import pandas as pd
 
