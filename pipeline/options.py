@@ -120,13 +120,23 @@ class Runner:
             raise ArgumentError("give either a Dask client or a scheduler address, not both")
         if self.scheduler is not None and "://" not in str(self.scheduler):
             raise ArgumentError(f"scheduler must be an address like tcp://host:8786, got {self.scheduler!r}")
-        for name in ("potential", "score_with"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, (str, os.PathLike)) or not str(value).strip()):
-                raise ArgumentError(f"{name} must be a potential's name or path, got {value!r}")
-        for name in ("retry_failed", "progress"):
-            if not isinstance(getattr(self, name), bool):
-                raise ArgumentError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        _check_potentials(self)
+        _check_flags(self, "retry_failed", "progress")
+
+
+def _check_flags(options: Any, *names: str) -> None:
+    """Each named field of ``options`` is True or False."""
+    for name in names:
+        if not isinstance(getattr(options, name), bool):
+            raise ArgumentError(f"{name} must be True or False, got {getattr(options, name)!r}")
+
+
+def _check_potentials(options: Any) -> None:
+    """``options.potential`` and ``options.score_with`` are None or a potential's name or path."""
+    for name in ("potential", "score_with"):
+        value = getattr(options, name)
+        if value is not None and (not isinstance(value, (str, os.PathLike)) or not str(value).strip()):
+            raise ArgumentError(f"{name} must be a potential's name or path, got {value!r}")
 
 
 def as_path_or_none(value: str | os.PathLike | None) -> Path | None:
@@ -141,8 +151,8 @@ class AssessOptions:
     """How ``slices assess`` screens crystals of one's own (:func:`pipeline.assess_run.assess_files`): ``relax`` each
     with the interatomic ``potential`` first (False takes them as relaxed) and judge it by the energy of a single
     point with ``score_with`` (None, None: the route :func:`screening.assess` defaults to, chosen on evidence in
-    ``docs/models.md``), ``known_materials`` judges them against the known hull and every known crystal and composition of the shared
-    data; ``batch`` crystals are assessed between two writes to disk (what an interruption can lose)."""
+    ``docs/models.md``), ``known_materials`` judges them against the known hull and every known crystal and
+    composition of the shared data; ``batch`` crystals are assessed between two writes to disk (what an interruption can lose)."""
 
     relax: bool = True
     potential: str | None = None
@@ -152,11 +162,6 @@ class AssessOptions:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("relax", "known_materials", "progress"):
-            if not isinstance(getattr(self, name), bool):
-                raise ArgumentError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        _check_flags(self, "relax", "known_materials", "progress")
         object.__setattr__(self, "batch", check_count(self.batch, "batch"))
-        for name in ("potential", "score_with"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, (str, os.PathLike)) or not str(value).strip()):
-                raise ArgumentError(f"{name} must be a potential's name or path, got {value!r}")
+        _check_potentials(self)
