@@ -1,5 +1,6 @@
 """The outputs of a design run: ``hits.csv`` (best first), ``rounds.csv``, ``summary.json``, a hit-rate plot,
-``report.md`` and ``report.html`` (the hits in the interactive page of :mod:`pipeline.html_report`). The hits' symmetrised CIFs are copied into ``cif/`` by the round that found them."""
+``report.md`` and ``report.html`` (the hits in the interactive page of :mod:`pipeline.html_report`). The hits'
+symmetrised CIFs are copied into ``cif/`` by the round that found them."""
 
 from __future__ import annotations
 

@@ -152,7 +152,8 @@ class AssessOptions:
     with the interatomic ``potential`` first (False takes them as relaxed) and judge it by the energy of a single
     point with ``score_with`` (None, None: the route :func:`screening.assess` defaults to, chosen on evidence in
     ``docs/models.md``), ``known_materials`` judges them against the known hull and every known crystal and
-    composition of the shared data; ``batch`` crystals are assessed between two writes to disk (what an interruption can lose)."""
+    composition of the shared data; ``batch`` crystals are assessed between two writes to disk (what an
+    interruption can lose)."""
 
     relax: bool = True
     potential: str | None = None

@@ -349,7 +349,8 @@ def assess(
     energy (relax with a fast model, score with an accurate one); the given ``energies`` are then not used, and
     ``scores`` (its single points per atom on the crystals as given, where the caller has them) spare those.
     Potentials are named as :func:`relax.potentials.get_potential` accepts them (``"m3gnet"``, ``"7net-0"``, a
-    matgl model, an ASE calculator, ...); None is :data:`DEFAULT_POTENTIAL` / :data:`DEFAULT_SCORE_WITH`. ``route`` is how the formation energy is obtained
+    matgl model, an ASE calculator, ...); None is :data:`DEFAULT_POTENTIAL` / :data:`DEFAULT_SCORE_WITH`.
+    ``route`` is how the formation energy is obtained
     (:data:`screening.formation.ROUTES`). ``canonicals`` are the crystals' canonical SLICES strings if known (the
     fast path of the known-structure lookup). ``index`` is the :class:`screening.known.KnownIndex` novelty is
     judged against (default: every crystal and composition of the shared data, :func:`screening.known.known_index`).
