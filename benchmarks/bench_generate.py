@@ -5,7 +5,8 @@ Each size runs :func:`pipeline.generate.generate` (``Sampling(n, seed)``, defaul
 ``--workers``) from scratch into a fresh folder, then once more on the same folder to time the resume of a finished
 run. ``--cli-n`` runs ``slices generate --n N`` (``python -m pipeline generate``) the same way. Timings per candidate
 are medians over the candidates of a run; each size is one run (the machine is shared, so figures move with its
-load). Prints a table and writes ``benchmarks/results/generate.json`` (overwritten).
+load). Prints a table and writes ``benchmarks/results/generate_sizes.json`` (overwritten); the side-by-side mode
+below writes ``generate.json``.
 
     python benchmarks/bench_generate.py                      # sizes 10 and 50, CLI at 10, shipped model, 2 workers
     python benchmarks/bench_generate.py --sizes 10 100 --cli-n 0
@@ -15,7 +16,8 @@ load). Prints a table and writes ``benchmarks/results/generate.json`` (overwritt
 ``--before TREE`` runs ``slices generate --n N --seed S --workers W`` (``python -m pipeline generate``, a fresh
 process each time, as a user runs it) with another source tree (``git archive <commit> | tar -x -C TREE``) and with
 this one, alternately in each round (the first of a round alternates too), so that both see the same machine load;
-it records wall time, the CPU seconds of the command and its workers, the stage times of ``summary.json`` and
+it runs them without the thread-count variables (``OMP_NUM_THREADS`` ...), as a user's shell has it, and
+records wall time, the CPU seconds of the command and its workers, the stage times of ``summary.json`` and
 ``/proc/loadavg`` before and after each run, and compares the two ``candidates.csv`` of each round (statuses,
 formulas, energies, e_above_hull). Speed-up = median wall (CPU) before / median wall (CPU) after.
 """
@@ -35,6 +37,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "generate.json"
+SIZES_RESULTS = REPO / "benchmarks" / "results" / "generate_sizes.json"
 
 
 def reference_strings(n: int, seed: int) -> tuple[str, ...]:
@@ -106,12 +109,18 @@ def loadavg() -> list[float]:
     return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
 def run_tree(tree: Path, n: int, args, folder: Path) -> dict:
     """``slices generate`` with the sources of ``tree`` in a fresh process: wall and CPU seconds (the command and
     its worker processes), stage times, load average before and after."""
     import resource
 
-    env = {**os.environ, "PYTHONPATH": str(tree)}
+    # as a user's shell has it: no thread-count variables (the benchmark's own OMP_NUM_THREADS=1 would hide how the
+    # command sets its threads)
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
+    env["PYTHONPATH"] = str(tree)
     command = [sys.executable, "-m", "pipeline", "generate", "--n", str(n), "--seed", str(args.seed),
                "--workers", str(args.workers), "--no-progress", "--out", str(folder)]
     load_before = loadavg()
@@ -314,8 +323,8 @@ def main(argv: list[str] | None = None) -> int:
         "function_runs": runs,
         "cli_run": cli,
     }
-    RESULTS.write_text(json.dumps(record, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    SIZES_RESULTS.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {SIZES_RESULTS}")
     return 0
 
 

@@ -278,6 +278,8 @@ def main(argv: list[str] | None = None) -> dict:
                         help="our route (relax.routes; default: the decoder's, auto)")
     parser.add_argument("--stages", default=None, help="our stages, comma-separated (default: the route's)")
     parser.add_argument("--fmax", type=float, default=None, help="our potential's fmax (default: the decoder's)")
+    parser.add_argument("--optimizer", choices=("FIRE", "BFGS"), default=None,
+                        help="our potential's optimiser (default: the route's)")
     parser.add_argument("--tag", default="", help="suffix of our scratch file (a variant run keeps its own records)")
     parser.add_argument("--reference-from", default=None, metavar="FILE",
                         help="take the reference's records from this earlier result file instead of running it")
@@ -296,6 +298,8 @@ def main(argv: list[str] | None = None) -> dict:
             options["route"] = args.route
         if args.fmax is not None:
             options["fmax"] = args.fmax
+        if args.optimizer:
+            options["optimizer"] = args.optimizer
         run_ours(tasks, ours_file, args.time_limit, options)
     ids = {t["id"] for t in tasks}
     if args.reference_from:
@@ -308,6 +312,7 @@ def main(argv: list[str] | None = None) -> dict:
     result = {"config": {"set": args.set, "data": SETS[args.set][0], "n_selected": len(tasks), "seed": args.seed,
                          "time_limit_s": args.time_limit, "threads": 1, "tag": args.tag,
                          "our_route": args.route or "auto", "our_stages": args.stages, "our_fmax": args.fmax,
+                         "our_optimizer": args.optimizer,
                          "reference_from": args.reference_from,
                          "matchers": {"loose": MATCHERS["loose"], "strict": "pymatgen defaults",
                                       "common": "primitive_cell=True, scale=True, attempt_supercell=False"},

@@ -24,13 +24,17 @@ Task = tuple[int, str]
 
 
 def _limit_threads() -> None:
-    """One compute thread per task: the pool (or Dask) provides the parallelism."""
+    """One compute thread per task: the pool (or Dask) provides the parallelism. Torch's threads, and the BLAS and
+    OpenMP pools numpy and scipy loaded before this ran (the environment variables only reach libraries not yet
+    loaded): BFGS's eigendecompositions on two BLAS threads beside another worker cost 1.6x the CPU."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     import torch
+    from threadpoolctl import threadpool_limits
 
     if torch.get_num_threads() != 1:
         torch.set_num_threads(1)
+    threadpool_limits(limits=1)
 
 
 def _reason_code(exc: BaseException) -> str:

@@ -63,23 +63,35 @@ def _sample(sampling: Sampling, progress: bool) -> list[str]:
     """Sample the strings on one torch thread, as ``slices sample`` does (torch's default thread count made the
     stage 2.5x slower with one core busy and 45x slower beside a heavier job, issue 18); the caller's thread count
     is restored afterwards."""
-    import torch
     from tqdm.auto import tqdm
 
     import generative
 
+    with _one_torch_thread(), tqdm(total=sampling.n, desc="sample", unit="str", disable=not progress,
+                                   file=sys.stderr) as bar:
+        strings = generative.sample(sampling.n, band_gap=sampling.band_gap,
+                                    formation_energy=sampling.formation_energy, temperature=sampling.temperature,
+                                    seed=sampling.seed, model=sampling.model, guidance=sampling.guidance,
+                                    **sampling.chemistry)
+        bar.update(len(strings))
+    return list(strings)
+
+
+@contextlib.contextmanager
+def _one_torch_thread():
+    """Torch (and BLAS) on one thread in this process for the block, the caller's counts restored after: while sampling, and
+    while the decode workers hold the cores (the scoring single points then run beside them; with torch's default
+    of a thread per core they would compete with the workers for every core)."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        with tqdm(total=sampling.n, desc="sample", unit="str", disable=not progress, file=sys.stderr) as bar:
-            strings = generative.sample(sampling.n, band_gap=sampling.band_gap,
-                                        formation_energy=sampling.formation_energy, temperature=sampling.temperature,
-                                        seed=sampling.seed, model=sampling.model, guidance=sampling.guidance,
-                                        **sampling.chemistry)
-            bar.update(len(strings))
+        with threadpool_limits(limits=1):  # numpy's and scipy's BLAS and OpenMP pools too
+            yield
     finally:
         torch.set_num_threads(threads)
-    return list(strings)
 
 
 def _done(run: RunDir, runner: Runner) -> dict[int, dict]:
@@ -395,12 +407,13 @@ def generate(sampling: Sampling = Sampling(), criteria: Criteria = Criteria(), *
             # while the workers decode, the main process loads what the assessment needs and scores
             scorer = _Scorer(background, potential, score_with, criteria.known_materials, active=remaining > 0)
             t0 = time.perf_counter()
-            decoded_now = _decode(run, strings, runner, decode_kwargs, pool, scorer)
-            timings["decode"] = time.perf_counter() - t0
-            cpu.mark("decode")
-            t0 = time.perf_counter()
-            scores = scorer.scores()
-            waited = time.perf_counter() - t0  # the scoring not done during the decode: part of the assessment
+            with _one_torch_thread():
+                decoded_now = _decode(run, strings, runner, decode_kwargs, pool, scorer)
+                timings["decode"] = time.perf_counter() - t0
+                cpu.mark("decode")
+                t0 = time.perf_counter()
+                scores = scorer.scores()
+                waited = time.perf_counter() - t0  # the scoring not done during the decode: part of the assessment
 
         rows, structures = _assemble(run, strings, criteria.require_topology)
         t0 = time.perf_counter()

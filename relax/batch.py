@@ -19,9 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from periodicnet.structure import validate_structure
-from relax.driver import RelaxationError, RelaxSettings, _guarded_cell_filter, check_volume
+from relax.driver import RelaxationError, RelaxSettings, _guarded_cell_filter, check_volume, make_optimizer
 from relax.errors import RelaxError
-from relax.potential import PotentialError, RelaxResult, missing_elements
+from relax.outcome import PotentialError, RelaxResult
 from relax.potentials import Evaluation, get_potential
 
 __all__ = ["relax_batch"]
@@ -43,17 +43,17 @@ class _Member:
 
 
 def _start(structure, potential, settings: RelaxSettings) -> _Member:
-    from ase.optimize import BFGS, FIRE
     from pymatgen.io.ase import AseAtomsAdaptor
 
     validate_structure(structure)
-    unknown = missing_elements(potential, (el.symbol for el in structure.composition))
+    known = potential.elements()
+    unknown = [] if known is None else sorted({el.symbol for el in structure.composition} - set(known))
     if unknown:
         raise PotentialError("bad_input", f"potential {potential.name!r} has no parameters for element(s) "
                                           f"{', '.join(unknown)}")
     atoms = AseAtomsAdaptor.get_atoms(structure)
     target = _guarded_cell_filter(atoms) if settings.relax_cell else atoms
-    optimizer = {"FIRE": FIRE, "BFGS": BFGS}[settings.optimizer](target, logfile=None)
+    optimizer = make_optimizer(target, settings)
     return _Member(atoms=atoms, target=target, optimizer=optimizer)
 
 

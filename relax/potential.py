@@ -1,8 +1,8 @@
 """Energies and relaxations of a crystal with a universal potential (any :class:`relax.potentials.Potential`).
 
 :func:`relax_structure` is the project's one public way to relax a structure with a potential (the hull builder,
-screening and reconstruction's potential stage use it); it runs :func:`relax.driver.relax_atoms` with a
-:class:`~relax.driver.RelaxSettings`. :func:`energy_per_atom` is a single point. A potential is named as
+screening and reconstruction's potential stage use it); it is :func:`relax.batch.relax_batch` on a batch of one,
+under a :class:`~relax.driver.RelaxSettings`, so one crystal and many take the same steps. :func:`energy_per_atom` is a single point. A potential is named as
 :func:`relax.potentials.get_potential` accepts it (a short name such as ``"m3gnet"`` or ``"7net-0"``, a matgl model
 name or folder, an ASE calculator, a ``Potential``); loaded potentials and their calculators are cached per process.
 """
@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
 
 import numpy as np
 
 from periodicnet.structure import into_cell, validate_structure
-from relax.driver import RelaxationError, RelaxSettings, relax_atoms
+from relax.batch import relax_batch
+from relax.driver import RelaxationError, RelaxSettings
 from relax.errors import RelaxError
 from relax.models import load_model
+from relax.outcome import PotentialError, RelaxResult
 from relax.potentials import DEFAULT_POTENTIAL, Potential, get_potential
 
 __all__ = [
@@ -31,29 +32,6 @@ __all__ = [
     "missing_elements",
     "relax_structure",
 ]
-
-
-
-class PotentialError(RelaxationError):
-    """The potential cannot evaluate this structure: not a potential, an element it lacks (reason ``bad_input``),
-    or it failed or returned non-finite numbers (reason ``potential_failed``)."""
-
-
-@dataclass(frozen=True)
-class RelaxResult:
-    """Outcome of :func:`relax_structure`.
-
-    ``structure`` is the last geometry (sites wrapped into the cell), ``energy_per_atom`` the potential's energy
-    there (eV/atom), ``converged`` whether the largest force (cell included) fell below ``settings.fmax``, ``steps``
-    the optimiser steps taken, ``status`` ``"ok"``, ``"not_converged"`` (steps used up with a force above
-    ``settings.accept_fmax``) or ``"timeout"`` (the deadline passed).
-    """
-
-    structure: object
-    energy_per_atom: float
-    converged: bool
-    steps: int
-    status: str
 
 
 def load_potential(model: str | os.PathLike = DEFAULT_POTENTIAL):
@@ -104,10 +82,15 @@ def _atoms(structure, model):
 
 
 def energy_per_atom(structure, model: str | os.PathLike | Potential = DEFAULT_POTENTIAL) -> float:
-    """Single-point energy per atom (eV/atom) of ``structure`` under the potential."""
+    """Single-point energy per atom (eV/atom) of ``structure`` under the potential (its ``energies`` where it has
+    them: no forces or stress computed)."""
     atoms = _atoms(structure, model)
+    potential = _resolve(model)
     try:
-        energy = float(atoms.get_potential_energy()) / len(atoms)
+        if hasattr(potential, "energies"):
+            energy = float(potential.energies([atoms])[0]) / len(atoms)
+        else:
+            energy = float(atoms.get_potential_energy()) / len(atoms)
     except RelaxError:
         raise
     except (RuntimeError, ValueError, FloatingPointError, IndexError) as exc:  # raised inside the model
@@ -132,19 +115,14 @@ def relax_structure(
     or fails, :class:`~relax.driver.RelaxationError` when a guard of the driver trips (collapsed or exploded cell,
     non-finite numbers), :class:`~relax.models.ModelNotFoundError` when the model is not found.
     """
-    from pymatgen.io.ase import AseAtomsAdaptor
-
     if not isinstance(settings, RelaxSettings):
         raise RelaxationError("bad_input", f"settings must be a RelaxSettings, got {type(settings).__name__}")
-    atoms = _atoms(structure, potential)
-    try:
-        run = relax_atoms(atoms, settings, deadline=deadline)
-    except RelaxError:
-        raise
-    except (RuntimeError, ValueError, FloatingPointError, IndexError) as exc:  # raised inside matgl / torch
-        formula = structure.composition.reduced_formula
-        raise PotentialError("potential_failed", f"relaxation of {formula} failed: {type(exc).__name__}: {exc}") from exc
-    atoms.wrap()
-    relaxed = AseAtomsAdaptor.get_structure(atoms)
-    return RelaxResult(structure=relaxed, energy_per_atom=run.energy / len(atoms), converged=run.converged,
-                       steps=run.steps, status=run.status)
+    potential = _resolve(potential)
+    validate_structure(structure)
+    frac = structure.frac_coords
+    if np.any((frac < -1) | (frac >= 2)):  # far outside the cell: the graph's neighbour search would span it all
+        structure = into_cell(structure)
+    outcome = relax_batch([structure], potential, settings, deadline=deadline)[0]
+    if isinstance(outcome, RelaxError):
+        raise outcome
+    return outcome

