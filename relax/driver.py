@@ -42,9 +42,8 @@ class RelaxSettings:
 
     ``fmax`` (eV/A, cell forces too) ends the run as converged; ``steps`` bounds the optimiser steps;
     ``relax_cell`` relaxes the lattice with the atoms; a run that used up its steps with the largest force still
-    above ``accept_fmax`` has status ``not_converged``. ``alpha`` is BFGS's initial Hessian (eV/A^2, ASE's
-    ``alpha``; FIRE ignores it): 35 rather than ASE's 70 took 28 instead of 34 force calls per generated crystal
-    with the fast route's fmax, at the same MP-20 reconstruction (``docs/reconstruction.md``, "Optimiser").
+    above ``accept_fmax`` has status ``not_converged``. ``alpha`` is BFGS's initial Hessian (eV/A^2; ASE's
+    ``alpha`` and its default; FIRE ignores it). The reconstruction's fast route sets its own (:mod:`relax.routes`).
     """
 
     optimizer: str = "FIRE"
@@ -52,7 +51,7 @@ class RelaxSettings:
     steps: int = 150
     relax_cell: bool = True
     accept_fmax: float = 0.5
-    alpha: float = 35.0
+    alpha: float = 70.0
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:

@@ -116,7 +116,7 @@ def reconstruct(
     unknown = [s for s in stages if s not in STAGES]
     if unknown or not stages or stages[0] != "placement":
         raise RelaxError("bad_input", f"stages must start with 'placement' and use only {STAGES}, got {stages}")
-    _potential_settings(fmax, steps, optimizer)  # bad settings are bad input, before any work
+    _potential_settings(fmax, steps, optimizer, chosen.alpha)  # bad settings are bad input, before any work
     problem = embeddability(len(species), edges, images)
     if problem is not None:
         raise RelaxError("not_embeddable", problem[1])
@@ -171,7 +171,7 @@ def reconstruct(
     # metals, the placement misses distortions; multi-start fixed a quarter of the strict misses.
     if "potential" in stages:
         t0 = time.monotonic()
-        settings = _potential_settings(fmax, steps, optimizer)
+        settings = _potential_settings(fmax, steps, optimizer, chosen.alpha)
         starts = [name for name in ("gfnff", "placement") if result.stage_status.get(name) == "ok"]
         outcomes: dict[str, RelaxResult] = {}
         error: RelaxError | None = None
@@ -240,11 +240,12 @@ def _contact_marks(contacts, n_edges: int) -> np.ndarray:
     return marks.astype(bool)
 
 
-def _potential_settings(fmax: float | None, steps: int | None, optimizer: str | None) -> RelaxSettings:
-    """:data:`POTENTIAL_SETTINGS` with the caller's overrides (``None`` keeps a default); bad values raise a
-    ``bad_input`` :class:`~relax.driver.RelaxationError`."""
+def _potential_settings(fmax: float | None, steps: int | None, optimizer: str | None,
+                        alpha: float) -> RelaxSettings:
+    """:data:`POTENTIAL_SETTINGS` with the route's BFGS Hessian and the caller's overrides (``None`` keeps a
+    default); bad values raise a ``bad_input`` :class:`~relax.driver.RelaxationError`."""
     given = {k: v for k, v in (("fmax", fmax), ("steps", steps), ("optimizer", optimizer)) if v is not None}
-    return replace(POTENTIAL_SETTINGS, **given)
+    return replace(POTENTIAL_SETTINGS, alpha=alpha, **given)
 
 
 def _relax_start(structure, potential, settings: RelaxSettings, deadline: float) -> RelaxResult:

@@ -47,7 +47,7 @@ def test_bad_settings_are_refused_with_the_projects_error(kwargs, needle):
 
 def test_defaults_are_the_reconstructions_evidence_based_settings():
     s = RelaxSettings()
-    assert (s.optimizer, s.fmax, s.steps, s.relax_cell, s.accept_fmax, s.alpha) == ("FIRE", 0.1, 150, True, 0.5, 35.0)
+    assert (s.optimizer, s.fmax, s.steps, s.relax_cell, s.accept_fmax, s.alpha) == ("FIRE", 0.1, 150, True, 0.5, 70.0)
     with pytest.raises(AttributeError):
         s.fmax = 0.05  # frozen: one place for the defaults
 

@@ -23,7 +23,7 @@ def test_auto_route_is_fast_up_to_mp20_size():
 
 
 def test_fast_route_relaxes_with_bfgs_and_the_others_with_fire():
-    assert ROUTES["fast"].optimizer == "BFGS"
+    assert ROUTES["fast"].optimizer == "BFGS" and ROUTES["fast"].alpha == 35.0
     assert ROUTES["large"].optimizer == ROUTES["full"].optimizer == "FIRE"
 
 
