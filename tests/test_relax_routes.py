@@ -85,13 +85,22 @@ def test_auto_route_of_a_small_cell_runs_the_fast_stages():
     assert list(result.stage_status) == ["placement", "potential"]
 
 
+GA_CU2 = ("Ga Cu Cu 0 1 oo+ 0 1 o+o 0 1 o++ 0 1 +oo 0 1 +o+ 0 1 ++o 0 2 oo+ 0 2 o+o 0 2 o++ 0 2 +oo 1 2 -oo "
+          "1 2 o-o 1 2 oo- 1 2 ooo")
+"""A generated string (``slices generate --seed 11``) whose placement is far from a minimum: FIRE and BFGS end in
+different minima (-3.755 and -3.832 eV/atom, ``benchmarks/results/optimizer.json``)."""
+
+
 @pytest.mark.integration
 def test_the_route_names_the_optimiser_unless_the_caller_does():
-    """The fast route's BFGS is what runs by default (same numbers as naming it); naming FIRE takes another path."""
-    default = reconstruct(*_rock_salt_graph())
-    named = reconstruct(*_rock_salt_graph(), optimizer="BFGS")
-    fire = reconstruct(*_rock_salt_graph(), optimizer="FIRE")
-    assert default.ok and named.ok and fire.ok
+    """The fast route's BFGS is what runs by default (the same numbers as naming it); naming FIRE takes another
+    path to another minimum."""
+    from slices.decode import decode_report
+
+    default = decode_report(GA_CU2, check_topology=False)
+    named = decode_report(GA_CU2, optimizer="BFGS", check_topology=False)
+    fire = decode_report(GA_CU2, optimizer="FIRE", check_topology=False)
+    assert default.status == named.status == fire.status == "ok" and default.route == "fast"
     assert default.energy_per_atom == named.energy_per_atom
     assert default.structure.lattice.abc == named.structure.lattice.abc
-    assert fire.structure.lattice.abc != default.structure.lattice.abc
+    assert abs(fire.energy_per_atom - default.energy_per_atom) > 0.01
