@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Rebuild the crystal of each SLICES string and write it as CIF: to --out DIR as crystal_<k>.cif "
         "(replacing an older file of that name), or to standard output. The default route, 'auto', picks by cell size and chemistry (relax.routes): "
         "'fast' up to 20 atoms and for inorganic cells: placement from the labelled quotient graph, then relaxation "
-        "with the universal potential (fmax 0.2 eV/A); 'large' for cells over 20 atoms with carbon (fmax 0.1). '--route full' "
+        "with the universal potential (BFGS to fmax 0.2 eV/A); 'large' for cells over 20 atoms with carbon (FIRE to fmax 0.1). '--route full' "
         "adds GFN-FF with the graph's bonds held between the two and relaxes to fmax 0.1: slower (about 6x on MP-20), "
         "a few points more strict matches (docs/reconstruction.md).",
     )
@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     dec.add_argument("--out", type=Path, help="folder for the CIF files (default: print to stdout)")
     dec.add_argument("--route", choices=ROUTES, default="auto",
                      help="auto: by size and chemistry (default: large for cells over 20 atoms with carbon, else fast); fast: placement -> "
-                     "potential (fmax 0.2); large: the same at fmax 0.1; full: placement -> GFN-FF -> potential")
+                     "potential (BFGS, fmax 0.2); large: the same with FIRE at fmax 0.1; full: placement -> GFN-FF -> potential")
     dec.add_argument("--model", default=None, help="potential name or folder (default: the project's default)")
     dec.add_argument("--seed", type=cli_type(check_seed, whole=True, name="the seed"), default=0,
                      help="seed of the placement's tie-breaking perturbation (default 0)")
