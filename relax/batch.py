@@ -21,12 +21,10 @@ import numpy as np
 from periodicnet.structure import validate_structure
 from relax.driver import RelaxationError, RelaxSettings, _guarded_cell_filter, check_volume, make_optimizer
 from relax.errors import RelaxError
-from relax.outcome import PotentialError, RelaxResult
-from relax.potentials import Evaluation, get_potential
+from relax.outcome import MODEL_ERRORS, PotentialError, RelaxResult
+from relax.potentials import Evaluation, get_potential, missing_from
 
 __all__ = ["relax_batch"]
-
-_MODEL_ERRORS = (RuntimeError, ValueError, FloatingPointError, IndexError)  # what torch / e3nn / matgl raise
 
 
 @dataclass
@@ -46,8 +44,7 @@ def _start(structure, potential, settings: RelaxSettings) -> _Member:
     from pymatgen.io.ase import AseAtomsAdaptor
 
     validate_structure(structure)
-    known = potential.elements()
-    unknown = [] if known is None else sorted({el.symbol for el in structure.composition} - set(known))
+    unknown = missing_from(potential, (el.symbol for el in structure.composition))
     if unknown:
         raise PotentialError("bad_input", f"potential {potential.name!r} has no parameters for element(s) "
                                           f"{', '.join(unknown)}")
@@ -61,7 +58,7 @@ def _evaluate(potential, members: list[_Member]) -> list[Evaluation | RelaxError
     """One batched call; when it fails, one call per crystal (the failing ones get a ``PotentialError``)."""
     try:
         values = potential.evaluate([m.atoms for m in members])
-    except _MODEL_ERRORS:
+    except MODEL_ERRORS:
         values = None
     if values is not None and len(values) == len(members):
         return list(values)
@@ -69,7 +66,7 @@ def _evaluate(potential, members: list[_Member]) -> list[Evaluation | RelaxError
     for member in members:
         try:
             out.append(potential.evaluate([member.atoms])[0])
-        except _MODEL_ERRORS as exc:
+        except MODEL_ERRORS as exc:
             formula = member.atoms.get_chemical_formula(mode="reduce")
             out.append(PotentialError("potential_failed", f"relaxation of {formula} failed: "
                                                           f"{type(exc).__name__}: {exc}"))

@@ -8,7 +8,11 @@ from dataclasses import dataclass
 
 from relax.driver import RelaxationError
 
-__all__ = ["PotentialError", "RelaxResult"]
+__all__ = ["MODEL_ERRORS", "PotentialError", "RelaxResult"]
+
+MODEL_ERRORS = (RuntimeError, ValueError, FloatingPointError, IndexError)
+"""What torch, e3nn and matgl raise when a model cannot evaluate a crystal: caught and reported as a
+:class:`PotentialError`."""
 
 
 class PotentialError(RelaxationError):

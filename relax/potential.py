@@ -19,8 +19,8 @@ from relax.batch import relax_batch
 from relax.driver import RelaxationError, RelaxSettings
 from relax.errors import RelaxError
 from relax.models import load_model
-from relax.outcome import PotentialError, RelaxResult
-from relax.potentials import DEFAULT_POTENTIAL, Potential, get_potential
+from relax.outcome import MODEL_ERRORS, PotentialError, RelaxResult
+from relax.potentials import DEFAULT_POTENTIAL, Potential, get_potential, missing_from
 
 __all__ = [
     "DEFAULT_POTENTIAL",
@@ -59,18 +59,22 @@ def calculator(model=DEFAULT_POTENTIAL):
 def missing_elements(model, symbols) -> list[str]:
     """The element symbols among ``symbols`` the potential has no parameters for, sorted (none when the potential
     does not say which elements it covers)."""
-    known = _resolve(model).elements()
-    return [] if known is None else sorted(set(symbols) - set(known))
+    return missing_from(_resolve(model), symbols)
+
+
+def _checked(structure):
+    """``structure`` validated, and wrapped into its cell when sites lie far outside it (the graph's neighbour search
+    would otherwise span the whole offset)."""
+    validate_structure(structure)
+    frac = structure.frac_coords
+    return into_cell(structure) if np.any((frac < -1) | (frac >= 2)) else structure
 
 
 def _atoms(structure, model):
     """Validated ASE atoms of ``structure`` with the potential's calculator attached."""
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    validate_structure(structure)
-    frac = structure.frac_coords
-    if np.any((frac < -1) | (frac >= 2)):  # far outside the cell: the graph's neighbour search would span it all
-        structure = into_cell(structure)
+    structure = _checked(structure)
     unknown = missing_elements(model, (el.symbol for el in structure.composition))
     if unknown:
         raise PotentialError("bad_input", f"potential {model!r} has no parameters for element(s) {', '.join(unknown)}")
@@ -93,7 +97,7 @@ def energy_per_atom(structure, model: str | os.PathLike | Potential = DEFAULT_PO
             energy = float(atoms.get_potential_energy()) / len(atoms)
     except RelaxError:
         raise
-    except (RuntimeError, ValueError, FloatingPointError, IndexError) as exc:  # raised inside the model
+    except MODEL_ERRORS as exc:  # raised inside the model
         formula = structure.composition.reduced_formula
         raise PotentialError("potential_failed", f"the potential failed on {formula}: {type(exc).__name__}: {exc}") from exc
     if not math.isfinite(energy):
@@ -118,11 +122,7 @@ def relax_structure(
     if not isinstance(settings, RelaxSettings):
         raise RelaxationError("bad_input", f"settings must be a RelaxSettings, got {type(settings).__name__}")
     potential = _resolve(potential)
-    validate_structure(structure)
-    frac = structure.frac_coords
-    if np.any((frac < -1) | (frac >= 2)):  # far outside the cell: the graph's neighbour search would span it all
-        structure = into_cell(structure)
-    outcome = relax_batch([structure], potential, settings, deadline=deadline)[0]
+    outcome = relax_batch([_checked(structure)], potential, settings, deadline=deadline)[0]
     if isinstance(outcome, RelaxError):
         raise outcome
     return outcome

@@ -40,6 +40,7 @@ __all__ = [
     "Potential",
     "SevenNetPotential",
     "get_potential",
+    "missing_from",
     "potential_name",
 ]
 
@@ -197,14 +198,21 @@ class SevenNetPotential(CalculatorPotential):
 
         return frozenset(chemical_symbols[z] for z in self.calculator().type_map)
 
+    def _graph(self, item):
+        """The model's input graph of one pymatgen ``Structure`` or ASE ``Atoms`` (on the CPU)."""
+        from pymatgen.io.ase import AseAtomsAdaptor
+        from sevenn.atom_graph_data import AtomGraphData
+        from sevenn.train.dataload import unlabeled_atoms_to_graph
+
+        atoms = item if hasattr(item, "get_positions") else AseAtomsAdaptor.get_atoms(item)
+        return AtomGraphData.from_numpy_dict(unlabeled_atoms_to_graph(atoms, self.calculator().cutoff,
+                                                                      with_shift=False))
+
     def energies(self, structures: Sequence) -> list[float]:
         """Energies without forces and stress: the model without its force-and-stress head, no gradients, one graph
         per structure (the calculator's energies exactly, at 0.4x its CPU time on MP-20 crystals)."""
         import torch
         import sevenn._keys as keys
-        from pymatgen.io.ase import AseAtomsAdaptor
-        from sevenn.atom_graph_data import AtomGraphData
-        from sevenn.train.dataload import unlabeled_atoms_to_graph
 
         calc = self.calculator()
         if getattr(self, "_energy_model", None) is None:
@@ -215,8 +223,7 @@ class SevenNetPotential(CalculatorPotential):
             self._energy_model = model
         out = []
         for item in structures:
-            atoms = item if hasattr(item, "get_positions") else AseAtomsAdaptor.get_atoms(item)
-            graph = AtomGraphData.from_numpy_dict(unlabeled_atoms_to_graph(atoms, calc.cutoff, with_shift=False))
+            graph = self._graph(item)
             with torch.no_grad(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 energy = self._energy_model(graph.to(calc.device))[keys.PRED_TOTAL_ENERGY]
@@ -228,17 +235,13 @@ class SevenNetPotential(CalculatorPotential):
         precision; checked in ``tests/test_potentials_sevennet.py``)."""
         import sevenn._keys as keys
         from pymatgen.io.ase import AseAtomsAdaptor
-        from sevenn.atom_graph_data import AtomGraphData
-        from sevenn.train.dataload import unlabeled_atoms_to_graph
         from torch_geometric.data import Batch
 
         calc = self.calculator()
         atoms = [item if hasattr(item, "get_positions") else AseAtomsAdaptor.get_atoms(item) for item in structures]
         if not atoms:
             return []
-        graphs = [AtomGraphData.from_numpy_dict(unlabeled_atoms_to_graph(a, calc.cutoff, with_shift=False))
-                  for a in atoms]
-        batch = Batch.from_data_list(graphs).to(calc.device)
+        batch = Batch.from_data_list([self._graph(a) for a in atoms]).to(calc.device)
         calc.model.set_is_batch_data(True)  # the calculator's model runs one graph at a time; batched here only
         try:
             with warnings.catch_warnings():
@@ -267,6 +270,13 @@ potential's class bound to its model, called with ``device=``."""
 
 DEFAULT_POTENTIAL = M3GNET
 """The potential reconstruction relaxes with (chosen on evidence: docs/models.md, docs/reconstruction.md)."""
+
+
+def missing_from(potential: Potential, symbols) -> list[str]:
+    """The element symbols among ``symbols`` that ``potential`` has no parameters for, sorted (none when it does not
+    say which elements it covers)."""
+    known = potential.elements()
+    return [] if known is None else sorted(set(symbols) - set(known))
 
 
 def potential_name(spec) -> str:

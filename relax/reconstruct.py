@@ -116,7 +116,7 @@ def reconstruct(
     unknown = [s for s in stages if s not in STAGES]
     if unknown or not stages or stages[0] != "placement":
         raise RelaxError("bad_input", f"stages must start with 'placement' and use only {STAGES}, got {stages}")
-    _potential_settings(fmax, steps, optimizer, chosen.alpha)  # bad settings are bad input, before any work
+    settings = _potential_settings(fmax, steps, optimizer, chosen.alpha)  # bad settings are bad input, before any work
     problem = embeddability(len(species), edges, images)
     if problem is not None:
         raise RelaxError("not_embeddable", problem[1])
@@ -171,7 +171,6 @@ def reconstruct(
     # metals, the placement misses distortions; multi-start fixed a quarter of the strict misses.
     if "potential" in stages:
         t0 = time.monotonic()
-        settings = _potential_settings(fmax, steps, optimizer, chosen.alpha)
         starts = [name for name in ("gfnff", "placement") if result.stage_status.get(name) == "ok"]
         outcomes: dict[str, RelaxResult] = {}
         error: RelaxError | None = None
