@@ -21,13 +21,15 @@ from typing import Callable, Iterable
 from pipeline.errors import PipelineError
 
 Task = tuple[int, str]
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+"""The environment variables that set the thread pools of libraries not loaded yet."""
 
 
 def _limit_threads() -> None:
     """One compute thread per task: the pool (or Dask) provides the parallelism. Torch's threads, and the BLAS and
     OpenMP pools numpy and scipy loaded before this ran (the environment variables only reach libraries not yet
     loaded): BFGS's eigendecompositions on two BLAS threads beside another worker cost 1.6x the CPU."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    for var in THREAD_VARIABLES:
         os.environ.setdefault(var, "1")
     import torch
     from threadpoolctl import threadpool_limits
@@ -101,7 +103,7 @@ def decode_candidate(index: int, string: str, decode_kwargs: dict | None = None)
 def _init_worker(potential: str | None = None) -> None:
     """Start a worker: one compute thread, then the imports and the potential its tasks need, loaded now so that a
     worker started early (:class:`LocalPool`) is ready when its first task arrives."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    for var in THREAD_VARIABLES:
         os.environ[var] = "1"
     if potential is None:
         return
