@@ -3,7 +3,7 @@
 Samples ``--n`` strings from the shipped model as ``slices generate`` does (``generative.sample`` with
 ``valid_composition=True``, ``--seed``), decodes each with :func:`slices.decode.decode_report` under the default
 route once per optimiser (``optimizer=`` names it; everything else is the route's), one thread, one process per
-optimiser, and compares per string: status, potential steps, CPU seconds of the decode, final energy per atom.
+optimiser, and compares per string: status, CPU seconds of the decode, final energy per atom.
 "Lower" / "higher" count strings whose final energy under the second optimiser is more than 5 meV/atom below /
 above the first's (a different local minimum; neither optimiser is the truth). Prints a table and writes
 ``benchmarks/results/optimizer.json`` (overwritten). The reconstruction side (MP-20, MP 21-40 matches) is
