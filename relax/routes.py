@@ -4,7 +4,8 @@
   generator makes) and inorganic larger ones: on MP-20 it matches as many crystals as the reference at a seventh of
   its CPU time. BFGS replaced FIRE here: the same MP-20 matches, 0.6x the force calls on generated crystals, and a
   lower final energy about twice as often as a higher one; an initial Hessian of 35 eV/A^2 rather than ASE's 70
-  took 28 instead of 34 force calls, and 70 lost one MP-20 match (``docs/reconstruction.md``, "Optimiser").
+  took 28 instead of 34 force calls in a one-off probe, and 70 lost one MP-20 match (``docs/reconstruction.md``,
+  "Optimiser").
 - ``large``: placement -> potential at fmax 0.1 eV/A with FIRE. Larger cells (frameworks, organic salts) leave the fast
   route's criterion with linkers and H positions still off; the tighter one turns some of them into matches.
 - ``full``: placement -> GFN-FF -> potential at fmax 0.1 eV/A with FIRE, the potential relaxing both earlier geometries and
